@@ -1,0 +1,1 @@
+"""The MPIJob controller: pure builders of the desired objects and the reconciler."""

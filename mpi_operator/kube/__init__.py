@@ -1,0 +1,1 @@
+"""Generic controller runtime (client, informers, workqueue, leader election); knows nothing about MPI."""
