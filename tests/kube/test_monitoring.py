@@ -7,6 +7,7 @@ from prometheus_client import CollectorRegistry
 
 from mpi_operator.kube.http import MonitoringServer
 from mpi_operator.kube.metrics import WorkqueueMetrics
+from mpi_operator.kube.ratelimit import ItemExponentialLimiter
 from mpi_operator.kube.workqueue import WorkQueue
 
 
@@ -18,7 +19,8 @@ async def fetch(port: int, path: str) -> tuple[int, str]:
 async def test_metrics_expose_controller_runtime_workqueue_names() -> None:
     registry = CollectorRegistry()
     family = WorkqueueMetrics(registry)
-    q: WorkQueue[str] = WorkQueue("mpijob", metrics=family.for_queue("mpijob"))
+    q: WorkQueue[str] = WorkQueue("mpijob", rate_limiter=ItemExponentialLimiter(base=60.0),
+                                  metrics=family.for_queue("mpijob"))
     q.add("a")
     q.add("b")
     key = await q.get()
