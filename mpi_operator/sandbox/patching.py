@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from mpi_operator.sandbox._provisional import PatchError, json_merge_patch, json_patch, strategic_merge_patch
 from mpi_operator.sandbox.errors import ApiError, bad_request
+from mpi_operator.sandbox.patch import PatchError, json_merge_patch, json_patch, strategic_merge_patch
 
 CONTENT_TYPES = {
     "application/json-patch+json": "json",
@@ -34,9 +34,6 @@ def patch_kind(patch_type: str) -> str:
 def apply(kind: str, target: dict[str, Any], patch: Any) -> Any:
     try:
         if kind == "json":
-            if not isinstance(patch, list):
-                raise bad_request("error decoding patch: json: cannot unmarshal object into Go value of type "
-                                  "jsonpatch.Patch")
             return json_patch(target, patch)
         if not isinstance(patch, dict):
             raise bad_request("error decoding patch: the patch must be a JSON object")
@@ -48,7 +45,6 @@ def apply(kind: str, target: dict[str, Any], patch: Any) -> Any:
                 raise bad_request("metadata.managedFields must be nil")
         return json_merge_patch(target, patch)
     except PatchError as e:
-        code = getattr(e, "code", 422)
-        if code == 400:
-            raise bad_request(f"error decoding patch: {e}") from e
-        raise ApiError(422, "Invalid", str(e)) from e
+        if e.code == 400:
+            raise bad_request(e.message) from e
+        raise ApiError(422, "Invalid", e.message) from e

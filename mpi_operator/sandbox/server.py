@@ -24,17 +24,13 @@ from aiohttp import web
 from multidict import CIMultiDict
 
 from mpi_operator.sandbox import openapi
-from mpi_operator.sandbox._provisional import (
-    SelectorError,
-    parse_field_selector,
-    parse_label_selector,
-    to_table,
-)
+from mpi_operator.sandbox._provisional import to_table
 from mpi_operator.sandbox.accounting import RequestLog, client_id
 from mpi_operator.sandbox.errors import ApiError, bad_request, expired, invalid, success_status
 from mpi_operator.sandbox.events import BOOKMARK, ERROR
 from mpi_operator.sandbox.faults import Faults
 from mpi_operator.sandbox.resources import ResourceInfo
+from mpi_operator.sandbox.selectors import SelectorError, parse_field_selector, parse_label_selector
 from mpi_operator.sandbox.store import Obj, Store, WriteOptions
 from mpi_operator.sandbox.timefmt import now_rfc3339
 from mpi_operator.sandbox.watcher import WatchOverflow
