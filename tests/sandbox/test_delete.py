@@ -118,7 +118,7 @@ async def test_foreground_propagation_deletes_dependents_first(http: Http, sandb
     await wait_for(owner_gone)
     for d in deps:
         assert not await exists(http, f"{PODS}/{d}")
-    assert [e.type for e in watcher.queue][0] == "MODIFIED" and watcher.queue[-1].type == "DELETED"
+    assert watcher.queue[0].type == "MODIFIED" and watcher.queue[-1].type == "DELETED"
     watcher.close()
 
 
