@@ -124,5 +124,5 @@ async def test_kubernetes_asyncio_custom_object_patch_needs_merge_content_type(a
     assert exc.value.status in (400, 415)
     patched = await custom.patch_namespaced_custom_object(
         "kubeflow.org", "v2beta1", "default", "mpijobs", name, {"spec": {"slotsPerWorker": 5}},
-        _content_type="application/merge-patch+json")
+        _content_type="application/merge-patch+json")  # type: ignore[call-arg]
     assert patched["spec"]["slotsPerWorker"] == 5
