@@ -141,6 +141,11 @@ def test_yaml_output_is_deterministic() -> None:
     assert "&id" not in crd_yaml(), "no YAML anchors: each node is written out"
 
 
+def test_manifest_fits_client_side_apply(crd: dict[str, Any]) -> None:
+    """`kubectl apply` (client side) stores the object in an annotation, limited to 256 KiB in total."""
+    assert len(json.dumps(crd, separators=(",", ":"))) < 200 * 1024
+
+
 class _Discovery(BaseHTTPRequestHandler):
     """Just enough discovery for kubectl to map a CustomResourceDefinition (client dry-run needs a REST mapping)."""
 
