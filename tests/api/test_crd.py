@@ -272,6 +272,7 @@ def test_schema_is_structural(schema: Schema) -> None:
         assert "type" in node, f"{path}: no type"
         assert "anyOf" not in node and "uniqueItems" not in node, path
         if node["type"] == "object":
+            assert not {"properties", "additionalProperties"} <= node.keys(), f"{path}: both kinds of properties"
             assert {"properties", "additionalProperties", "x-kubernetes-preserve-unknown-fields"} & node.keys() or (
                 path == ".metadata"
             ), f"{path}: object without properties"
