@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from mpi_operator.api.constants import REPLICA_INDEX_LABEL, MPIImplementation
+from mpi_operator.api.constants import REPLICA_INDEX_LABEL, CleanPodPolicy, MPIImplementation
 from mpi_operator.api.types import MPIJob
 from mpi_operator.controller import names, pod_template, spec
 from mpi_operator.controller.options import ControllerOptions
@@ -194,3 +194,19 @@ def launcher_finalizer_releasable(launcher: JSON, mpijob_status: JSON, mpijob_de
         for c in mpijob_status.get("conditions") or []
     )
     return finished and bool(mpijob_status.get("completionTime"))
+
+
+def should_suspend_after_failure(job: MPIJob, mpijob_status: JSON, launcher: JSON | None) -> bool:
+    """decisions Q21: once the MPIJob has failed for good (e.g. evicted workers) while its launcher Job is
+    still going, cleanPodPolicy Running or All suspends the launcher Job (its pods go; the Job and its
+    status stay for inspection)."""
+    if launcher is None or is_launcher_done(launcher) or (launcher.get("spec") or {}).get("suspend"):
+        return False
+    failed = any(
+        c.get("type") == "Failed" and c.get("status") == "True" for c in mpijob_status.get("conditions") or []
+    )
+    return (
+        failed
+        and bool(mpijob_status.get("completionTime"))
+        and spec.clean_pod_policy(job) in (CleanPodPolicy.RUNNING, CleanPodPolicy.ALL)
+    )

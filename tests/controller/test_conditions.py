@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mpi_operator.controller.conditions import get_condition, is_finished, set_condition
+from mpi_operator.controller.conditions import get_condition, is_finished, remove_condition, set_condition
 from tests.controller.factory import LATER, NOW
 
 
@@ -76,3 +76,10 @@ def test_failed_flips_running_to_false() -> None:
     ]
     assert is_finished(status)
     assert not is_finished({"conditions": [cond("Succeeded", "False")]})
+
+
+def test_remove_condition() -> None:
+    status: dict[str, Any] = {"conditions": [cond("Valid", "False"), cond("Created")]}
+    assert remove_condition(status, "Valid")
+    assert status["conditions"] == [cond("Created")]
+    assert not remove_condition(status, "Valid")

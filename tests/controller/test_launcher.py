@@ -12,6 +12,7 @@ from mpi_operator.controller.launcher import (
     is_launcher_done,
     launcher_finalizer_releasable,
     launcher_template_change,
+    should_suspend_after_failure,
     sync_scheduling_directives,
 )
 from mpi_operator.controller.names import LAUNCHER_FINALIZER, TEMPLATE_HASH_ANNOTATION
@@ -258,3 +259,18 @@ def test_finalizer_released_once_the_result_is_recorded_or_the_mpijob_goes() -> 
     assert not launcher_finalizer_releasable(launcher, {}, False)
     assert launcher_finalizer_releasable(launcher, {}, True)
     assert not launcher_finalizer_releasable({"metadata": {}}, recorded, True)
+
+
+def test_launcher_of_an_evicted_job_is_suspended_under_running_or_all() -> None:
+    failed = {"conditions": [{"type": "Failed", "status": "True"}], "completionTime": "2026-01-01T00:00:00Z"}
+    running_launcher = {**build(), "status": {"active": 1}}
+    for policy, expected in (("Running", True), ("All", True), ("None", False)):
+        job = make_job(runPolicy={"cleanPodPolicy": policy, "suspend": False})
+        assert should_suspend_after_failure(job, failed, running_launcher) is expected
+    job = make_job()
+    assert not should_suspend_after_failure(job, {"conditions": failed["conditions"]}, running_launcher)
+    assert not should_suspend_after_failure(job, failed, None)
+    suspended = {**running_launcher, "spec": {**running_launcher["spec"], "suspend": True}}
+    assert not should_suspend_after_failure(job, failed, suspended)
+    done = {**running_launcher, "status": {"conditions": [{"type": "Failed", "status": "True"}]}}
+    assert not should_suspend_after_failure(job, failed, done)

@@ -9,7 +9,6 @@ from mpi_operator.controller.status import (
     Transition,
     compute_status,
     status_after_cleanup,
-    truncate_message,
 )
 from tests.controller.factory import LATER, NOW, make_job, pod, worker_pod
 
@@ -61,6 +60,14 @@ def test_first_sync_adds_created_starts_the_clock_and_counts_once() -> None:
     }
     assert update.transitions == [Transition("Normal", "MPIJobCreated", "MPIJob ml/demo is created.", Metric.CREATED)]
     assert not update.launcher_seen
+
+
+def test_created_is_added_after_a_validation_condition() -> None:
+    valid = {"type": "Valid", "status": "True", "reason": "R", "message": "", "lastUpdateTime": NOW,
+             "lastTransitionTime": NOW}
+    update = compute_status(make_job(status={"conditions": [valid]}), None, [], [], NOW)
+    assert [c["type"] for c in update.status["conditions"]] == ["Valid", "Created"]
+    assert update.transitions[0].metric is Metric.CREATED
 
 
 def test_created_is_not_added_again_and_start_time_is_kept() -> None:
@@ -208,12 +215,6 @@ def test_backoff_limit_exceeded_skips_empty_pod_fields_and_truncates() -> None:
                           [launcher_pod("a", "Failed", reason="OOM", message="x" * 2000)], [], LATER)
     message = long.status["conditions"][1]["message"]
     assert len(message.encode()) == 1024 and message.endswith("...")
-
-
-def test_truncation_is_byte_based() -> None:
-    assert truncate_message("a" * 1024) == "a" * 1024
-    assert truncate_message("a" * 1025) == "a" * 1021 + "..."
-    assert len(truncate_message("é" * 600).encode()) <= 1024
 
 
 def test_succeeded_flips_running_and_keeps_it_without_re_emitting() -> None:
