@@ -8,6 +8,7 @@ for the caller to emit once per Job creation (decisions Q41).
 from __future__ import annotations
 
 import copy
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -16,6 +17,7 @@ from mpi_operator.api.constants import REPLICA_INDEX_LABEL, CleanPodPolicy, MPII
 from mpi_operator.api.types import MPIJob
 from mpi_operator.controller import conditions, names, pod_template, spec
 from mpi_operator.controller.options import ControllerOptions
+from mpi_operator.controller.worker import all_ready
 
 JSON = dict[str, Any]
 
@@ -203,3 +205,12 @@ def should_suspend_after_failure(job: MPIJob, mpijob_status: JSON, launcher: JSO
         and bool(mpijob_status.get("completionTime"))
         and spec.clean_pod_policy(job) in (CleanPodPolicy.RUNNING, CleanPodPolicy.ALL)
     )
+
+
+def launcher_may_run(job: MPIJob, workers: Sequence[JSON]) -> bool:
+    """Whether a launcher may be created unsuspended or be unsuspended now. AtStartup: always.
+    WaitForWorkersReady (decisions Q8, across suspend/resume too): every worker of the spec is in `workers`
+    and Ready. A suspended MPIJob's launcher Job is created suspended regardless of this gate."""
+    if not spec.waits_for_workers_ready(job):
+        return True
+    return len(workers) >= spec.worker_replicas(job) and all_ready(workers)
