@@ -9,6 +9,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+import kubernetes_validate
 import pytest
 import yaml
 
@@ -213,3 +214,19 @@ def test_pod_disruption_budget_keeps_one_replica(rendered: dict[str, list[dict[s
 def test_rbac_usage_table_is_not_empty() -> None:
     assert len(expected_operator_grants()) >= 30
     assert Path(MANIFESTS / "rbac-usage.md").is_file()
+
+
+# Kinds whose schema kubernetes-validate does not bundle (custom resources of other projects); their fields are
+# checked by the tests above instead.
+UNSCHEMED_KINDS = {"ServiceMonitor"}
+# Oldest Kubernetes minor the manifests support, and the newest whose schemas kubernetes-validate bundles.
+SCHEMA_VERSIONS = ("1.30.0", kubernetes_validate.latest_version())
+
+
+@pytest.mark.parametrize("version", SCHEMA_VERSIONS)
+@pytest.mark.parametrize("overlay", list(NAMESPACES))
+def test_rendered_objects_match_the_kubernetes_schemas(rendered: dict[str, list[dict[str, Any]]], overlay: str,
+                                                       version: str) -> None:
+    for doc in rendered[overlay]:
+        if doc["kind"] not in UNSCHEMED_KINDS:
+            kubernetes_validate.validate(doc, version, strict=True)  # raises ValidationError with the field path
