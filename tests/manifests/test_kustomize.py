@@ -62,7 +62,8 @@ def test_every_overlay_renders_the_whole_install(rendered: dict[str, list[dict[s
                 ("ClusterRole", "mpi-operator"), ("ClusterRoleBinding", "mpi-operator"),
                 ("ClusterRole", "kubeflow-mpijobs-admin"), ("ClusterRole", "kubeflow-mpijobs-edit"),
                 ("ClusterRole", "kubeflow-mpijobs-view"), ("Deployment", "mpi-operator"),
-                ("Service", "mpi-operator-metrics"), ("PodDisruptionBudget", "mpi-operator")} <= kinds
+                ("Service", "mpi-operator-metrics"), ("PodDisruptionBudget", "mpi-operator"),
+                ("NetworkPolicy", "mpi-operator")} <= kinds
     assert ("Namespace", "mpi-operator") in {(d["kind"], d["metadata"]["name"]) for d in rendered["standalone"]}
     # Kubeflow owns its namespace; the overlay must not create (or, on delete, remove) it.
     assert "Namespace" not in {d["kind"] for d in rendered["kubeflow"]}
@@ -209,6 +210,15 @@ def test_metrics_service_and_service_monitor_reach_the_metrics_port(
 def test_pod_disruption_budget_keeps_one_replica(rendered: dict[str, list[dict[str, Any]]]) -> None:
     pdb = find(rendered["standalone"], "PodDisruptionBudget", "mpi-operator")
     assert pdb["spec"] == {"minAvailable": 1, "selector": {"matchLabels": UPSTREAM_LABELS}}
+
+
+def test_network_policy_admits_only_the_health_and_metrics_ports(rendered: dict[str, list[dict[str, Any]]]) -> None:
+    docs = rendered["standalone"]
+    policy = find(docs, "NetworkPolicy", "mpi-operator")
+    assert policy["spec"]["podSelector"] == {"matchLabels": UPSTREAM_LABELS}
+    assert policy["spec"]["policyTypes"] == ["Ingress"]
+    ports = [p["port"] for rule in policy["spec"]["ingress"] for p in rule["ports"]]
+    assert sorted(ports) == sorted(p["name"] for p in _container(docs)["ports"])
 
 
 def test_rbac_usage_table_is_not_empty() -> None:
