@@ -1,31 +1,21 @@
 """Custom-resource write pipeline: prune unknown fields, apply schema defaults, validate schema and CEL rules.
 
 Runs on every create/update of a CR (and on status writes) against the served version's openAPIV3Schema, with
-the algorithms of the semantics modules (schema.py, cel.py when present). Unknown fields are reported per
+the algorithms of the semantics modules (schema.py, cel.py). Unknown fields are reported per
 fieldValidation: Ignore drops them silently, Warn adds a Warning header, Strict fails the request with 400.
 """
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING, Any
 
+from mpi_operator.sandbox.cel import evaluate_validations
 from mpi_operator.sandbox.errors import bad_request
 from mpi_operator.sandbox.resources import ResourceInfo
 from mpi_operator.sandbox.schema import apply_schema_defaults, prune_unknown_fields, validate_against_schema
 
 if TYPE_CHECKING:
     from mpi_operator.sandbox.store import WriteOptions
-
-
-def _cel_evaluator() -> Any:
-    try:
-        return importlib.import_module("mpi_operator.sandbox.cel").evaluate_validations
-    except (ModuleNotFoundError, AttributeError):
-        return None
-
-
-_evaluate_validations = _cel_evaluator()
 
 
 def prepare(info: ResourceInfo, obj: dict[str, Any], old: dict[str, Any] | None,
@@ -43,6 +33,5 @@ def prepare(info: ResourceInfo, obj: dict[str, Any], old: dict[str, Any] | None,
             opts.warnings.extend(f'unknown field "{n}"' for n in names)
     apply_schema_defaults(obj, schema)
     causes: list[dict[str, Any]] = list(validate_against_schema(obj, schema))
-    if _evaluate_validations is not None:
-        causes += _evaluate_validations(obj, schema, old)
+    causes += evaluate_validations(obj, schema, old)
     return causes

@@ -24,7 +24,6 @@ from aiohttp import web
 from multidict import CIMultiDict
 
 from mpi_operator.sandbox import openapi
-from mpi_operator.sandbox._provisional import to_table
 from mpi_operator.sandbox.accounting import RequestLog, client_id
 from mpi_operator.sandbox.errors import ApiError, bad_request, expired, invalid, success_status
 from mpi_operator.sandbox.events import BOOKMARK, ERROR
@@ -32,6 +31,7 @@ from mpi_operator.sandbox.faults import Faults
 from mpi_operator.sandbox.resources import ResourceInfo
 from mpi_operator.sandbox.selectors import SelectorError, parse_field_selector, parse_label_selector
 from mpi_operator.sandbox.store import Obj, Store, WriteOptions
+from mpi_operator.sandbox.table import to_table
 from mpi_operator.sandbox.timefmt import now_rfc3339
 from mpi_operator.sandbox.watcher import WatchOverflow
 
@@ -203,7 +203,8 @@ class ApiServer:
                                "resource")
             obj = self.store.get(info, r.namespace, r.name)
             if mode == "table":
-                return self._json(self._table(info, [obj], True, self.store.resource_version))
+                return self._json(self._table(info, [obj], True, self.store.resource_version,
+                                              request.query.get("includeObject", "Metadata")))
             return self._json(obj)
         opts = self._write_options(request)
         if r.verb == "create":
@@ -348,7 +349,7 @@ class ApiServer:
             if matcher is None:
                 meta["remainingItemCount"] = len(items) - offset - limit
         if mode == "table":
-            table = self._table(info, page, True, list_rv)
+            table = self._table(info, page, True, list_rv, q.get("includeObject", "Metadata"))
             table["metadata"] = meta
             return self._json(table)
         body = self._list_body(info, page, list_rv)
@@ -474,7 +475,8 @@ class ApiServer:
                 if out is not None:
                     etype, obj = out
                     if mode == "table":
-                        table = self._table(info, [obj], first_table, obj["metadata"].get("resourceVersion", ""))
+                        table = self._table(info, [obj], first_table, obj["metadata"].get("resourceVersion", ""),
+                                            q.get("includeObject", "Metadata"))
                         first_table = False
                         await resp.write(orjson.dumps({"type": etype, "object": table}) + b"\n")
                     elif watcher.matcher is None or (etype == ev.type and obj is ev.object):
@@ -514,9 +516,11 @@ class ApiServer:
 
     # ------------------------------------------------------------------ helpers
 
-    def _table(self, info: ResourceInfo, items: list[Obj], with_definitions: bool, rv: str) -> dict[str, Any]:
+    def _table(self, info: ResourceInfo, items: list[Obj], with_definitions: bool, rv: str,
+               include_object: str = "Metadata") -> dict[str, Any]:
         resource = info.plural if not info.custom and info.group in ("", "batch") else info.key
-        table = to_table(resource, items, info.printer_columns if info.custom else None, with_definitions)
+        columns = (info.printer_columns or []) if info.custom else None
+        table = to_table(resource, items, columns, with_definitions, include_object=include_object)
         table.setdefault("metadata", {})["resourceVersion"] = rv
         return table
 
