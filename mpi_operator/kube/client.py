@@ -89,8 +89,9 @@ class Client:
 
     @classmethod
     async def connect(cls, kubeconfig: str = "", master: str = "", qps: float = 5.0, burst: int = 10,
-                      context: str | None = None) -> Client:
-        return cls(await load_configuration(kubeconfig, master, context), qps=qps, burst=burst)
+                      context: str | None = None, max_retries: int = 5) -> Client:
+        return cls(await load_configuration(kubeconfig, master, context), qps=qps, burst=burst,
+                   max_retries=max_retries)
 
     async def __aenter__(self) -> Client:
         return self
