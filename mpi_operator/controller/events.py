@@ -1,12 +1,11 @@
 """Event reasons and messages the reconciler emits outside the status computation (§6.1).
 
 Invariant: texts are upstream's so tooling that matches on them keeps working; kinds are real (decisions
-Q14), never the empty TypeMeta kind upstream prints.
+Q14), never the empty TypeMeta kind upstream prints. The ValidationError message is
+mpi_operator.api.validation.validation_message.
 """
 
 from __future__ import annotations
-
-from mpi_operator.api.constants import MESSAGE_SIZE_LIMIT
 
 NORMAL = "Normal"
 WARNING = "Warning"
@@ -14,18 +13,6 @@ WARNING = "Warning"
 REASON_VALIDATION_ERROR = "ValidationError"
 REASON_RESOURCE_EXISTS = "ErrResourceExists"
 REASON_CREATE_FAILED = "MPIJobFailed"
-
-
-def truncate(message: str, limit: int = MESSAGE_SIZE_LIMIT) -> str:
-    """Byte-based: longer messages become their first limit-3 bytes + `...` (a split character is dropped)."""
-    encoded = message.encode()
-    if len(encoded) <= limit:
-        return message
-    return encoded[: limit - 3].decode(errors="ignore") + "..."
-
-
-def validation_error_message(aggregate: str) -> str:
-    return truncate(f"Found validation errors: {aggregate}")
 
 
 def resource_exists_message(name: str, kind: str) -> str:

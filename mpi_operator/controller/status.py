@@ -14,9 +14,9 @@ from enum import StrEnum
 from typing import Any
 
 from mpi_operator.api.constants import ConditionStatus, JobConditionType, ReplicaType
+from mpi_operator.api.field_errors import truncate_message
 from mpi_operator.api.types import MPIJob
 from mpi_operator.controller import conditions, names, spec
-from mpi_operator.controller.events import truncate as truncate_message
 from mpi_operator.controller.launcher import is_launcher_failed, is_launcher_succeeded
 
 JSON = dict[str, Any]

@@ -106,6 +106,14 @@ class Informer:
     def has_synced(self) -> bool:
         return self._synced.is_set()
 
+    def not_ready_reason(self) -> str | None:
+        """For /readyz: None once synced and following the server, else why not (e.g. a Forbidden watch)."""
+        if self.last_error:
+            return f"{self.name}: {self.last_error}"
+        if not self.has_synced:
+            return f"{self.name}: not synced yet"
+        return None
+
     async def wait_for_sync(self, within: float | None = None) -> bool:
         try:
             await asyncio.wait_for(self._synced.wait(), within)
@@ -136,13 +144,17 @@ class Informer:
             except Gone as exc:
                 log.info("resourceVersion expired; relisting", extra={"informer": self.name, "error": str(exc)})
                 need_list = True
-            except (KubeError, OSError) as exc:
+            except Exception as exc:
+                # Everything else is retried: a cache that stops following the server is worse than noise.
                 if isinstance(exc, ServerError) and _is_rv_too_large(exc):
                     need_list = True
                 self.last_error = f"{type(exc).__name__}: {exc}"
                 delay = self.backoff.next_delay()
-                log.warning("list/watch failed; retrying", extra={"informer": self.name, "error": self.last_error,
-                                                                 "delay": round(delay, 3)})
+                if isinstance(exc, KubeError):
+                    log.warning("list/watch failed; retrying", extra={
+                        "informer": self.name, "error": self.last_error, "delay": round(delay, 3)})
+                else:
+                    log.exception("unexpected informer failure; retrying", extra={"informer": self.name})
                 await asyncio.sleep(delay)
 
     # --- list -----------------------------------------------------------------------------------------

@@ -11,13 +11,14 @@ from mpi_operator.controller.launcher import (
     desired_launcher_job,
     is_launcher_done,
     launcher_finalizer_releasable,
+    launcher_may_run,
     launcher_template_change,
     should_suspend_after_failure,
     sync_scheduling_directives,
 )
 from mpi_operator.controller.names import LAUNCHER_FINALIZER, TEMPLATE_HASH_ANNOTATION
 from mpi_operator.controller.options import ControllerOptions
-from tests.controller.factory import UID, container, make_job
+from tests.controller.factory import UID, container, make_job, worker_pod
 
 OPTIONS = ControllerOptions()
 USER_TEMPLATE: dict[str, Any] = {
@@ -274,3 +275,17 @@ def test_launcher_of_an_evicted_job_is_suspended_under_running_or_all() -> None:
     assert not should_suspend_after_failure(job, failed, suspended)
     done = {**running_launcher, "status": {"conditions": [{"type": "Failed", "status": "True"}]}}
     assert not should_suspend_after_failure(job, failed, done)
+
+
+def test_at_startup_launcher_never_waits() -> None:
+    assert launcher_may_run(make_job(), [])
+    assert launcher_may_run(make_job(), [worker_pod(0, "Pending")])
+
+
+def test_wait_for_workers_ready_needs_every_worker_ready() -> None:
+    job = make_job(workers=2, launcherCreationPolicy="WaitForWorkersReady")
+    assert not launcher_may_run(job, [])  # e.g. just resumed, workers not created yet
+    assert not launcher_may_run(job, [worker_pod(0, ready=True)])
+    assert not launcher_may_run(job, [worker_pod(0, ready=True), worker_pod(1)])
+    assert launcher_may_run(job, [worker_pod(0, ready=True), worker_pod(1, ready=True)])
+    assert launcher_may_run(make_job(workers=None, launcherCreationPolicy="WaitForWorkersReady"), [])

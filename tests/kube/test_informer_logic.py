@@ -78,3 +78,12 @@ def test_a_handler_added_after_sync_sees_existing_objects() -> None:
     late: list[str] = []
     informer.add_handler(on_add=lambda o: late.append(object_key(o)))
     assert late == ["d/a"]
+
+
+def test_readiness_reason_until_synced_and_after_errors() -> None:
+    informer, _ = informer_with_log()
+    assert informer.not_ready_reason() == "pods: not synced yet"
+    informer.replace([], "1")
+    assert informer.not_ready_reason() is None
+    informer.last_error = "Forbidden: pods is forbidden"
+    assert "Forbidden" in (informer.not_ready_reason() or "")
