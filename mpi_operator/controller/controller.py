@@ -8,6 +8,7 @@ burst of events never delays fresh work. One key is never synced by two workers 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from typing import Any
@@ -70,10 +71,8 @@ class MPIJobController:
     def _job_deleted(self, obj: JSON) -> None:
         # decisions Q32: the job_info series goes with its MPIJob.
         meta = obj.get("metadata") or {}
-        try:
+        with contextlib.suppress(KeyError):
             self.metrics.job_info.remove(launcher_name_of(meta), meta.get("namespace", ""))
-        except KeyError:
-            pass
 
     def _enqueue_owner(self, obj: JSON) -> None:
         key = self.caches.owner_key(obj)

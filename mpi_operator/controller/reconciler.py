@@ -9,19 +9,19 @@ Objects this MPIJob does not control are never touched (Warning `ErrResourceExis
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from mpi_operator.api.constants import CleanPodPolicy, ConditionStatus, JobConditionType
+from mpi_operator.api.constants import REPLICA_INDEX_LABEL, CleanPodPolicy, ConditionStatus, JobConditionType
 from mpi_operator.api.defaults import apply_defaults
 from mpi_operator.api.types import MPIJob
-from mpi_operator.api.validation import aggregate, is_managed_externally, parse_mpijob, validate_mpijob
-from mpi_operator.controller import conditions, configmap, events, launcher, names, podgroup, service, spec, ssh
+from mpi_operator.api.validation import is_managed_externally, parse_mpijob, validate_mpijob, validation_message
+from mpi_operator.controller import conditions, configmap, events, launcher, names, podgroup, service, spec, ssh, worker
 from mpi_operator.controller import status as job_status
-from mpi_operator.controller import worker
 from mpi_operator.controller.cache import MPIJOBS, Caches
 from mpi_operator.controller.metrics import CONTROLLER, ControllerMetrics
 from mpi_operator.controller.options import ControllerOptions
@@ -165,7 +165,7 @@ class Reconciler:
     async def _invalid(self, cached: JSON, errors: list[Any]) -> None:
         """decisions Q2: a Warning Event and a `ValidationFailed` condition naming every field error; the Event
         is emitted when the error list changes, not on every sync."""
-        message = events.validation_error_message(aggregate(errors))
+        message = validation_message(errors)
         status: JSON = copy.deepcopy(cached.get("status") or {})
         previous = conditions.get_condition(status, JobConditionType.VALIDATION_FAILED)
         conditions.set_condition(status, JobConditionType.VALIDATION_FAILED, ConditionStatus.TRUE,
@@ -194,10 +194,8 @@ class Reconciler:
         finalizers = [f for f in existing["metadata"].get("finalizers") or [] if f != names.LAUNCHER_FINALIZER]
         patch = {"metadata": {"finalizers": finalizers or None,
                               "resourceVersion": existing["metadata"].get("resourceVersion")}}
-        try:
+        with contextlib.suppress(NotFound):
             remember(self.caches.jobs, await self.jobs.patch(existing["metadata"]["name"], patch, job.namespace))
-        except NotFound:
-            pass
 
     # --- ownership ------------------------------------------------------------------------------------
 
@@ -281,7 +279,7 @@ class Reconciler:
         plan = worker.scale_down(job, self._worker_pods(job))
         for name in plan.unindexed:
             self.recorder.warning(self._job_ref(job), "WorkerWithoutIndex",
-                                  f"Worker pod {name} has no {names.REPLICA_INDEX_LABEL} label; left alone")
+                                  f"Worker pod {name} has no {REPLICA_INDEX_LABEL} label; left alone")
         await self._delete_pods(job, plan.delete)
 
         replicas = spec.worker_replicas(job)
@@ -331,10 +329,8 @@ class Reconciler:
         if self.podgroups is not None and self.caches.podgroups is not None:
             existing = self._controlled(self.caches.podgroups, job, names.podgroup_name(job), "PodGroup")
             if existing is not None and not existing["metadata"].get("deletionTimestamp"):
-                try:
+                with contextlib.suppress(NotFound):
                     await self.podgroups.delete(existing["metadata"]["name"], job.namespace)
-                except NotFound:
-                    pass
 
     # --- launcher -------------------------------------------------------------------------------------
 
@@ -385,10 +381,8 @@ class Reconciler:
         if names.LAUNCHER_FINALIZER in (meta.get("finalizers") or []):
             remaining = [f for f in meta["finalizers"] if f != names.LAUNCHER_FINALIZER]
             await self.jobs.patch(meta["name"], {"metadata": {"finalizers": remaining or None}}, meta["namespace"])
-        try:
+        with contextlib.suppress(NotFound):
             await self.jobs.delete(meta["name"], meta["namespace"], propagation_policy="Background")
-        except NotFound:
-            pass
         forget(self.caches.jobs, meta["namespace"], meta["name"])
 
     async def _resume_launcher(self, job: MPIJob, existing: JSON, desired: JSON) -> JSON:
