@@ -44,21 +44,21 @@ class Env:
     def list(self, resource: str, namespace: str) -> list[JSON]:
         return list(self.sb.store.iter_objects(resource, namespace))
 
-    async def eventually(self, check: Callable[[], Any], timeout: float = 10.0, what: str = "condition") -> Any:
-        deadline = time.monotonic() + timeout
+    async def eventually(self, check: Callable[[], Any], within: float = 10.0, what: str = "condition") -> Any:
+        deadline = time.monotonic() + within
         while True:
             result = check()
             if result:
                 return result
             if time.monotonic() > deadline:
-                raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+                raise AssertionError(f"timed out after {within}s waiting for {what}")
             await asyncio.sleep(0.02)
 
-    async def settled(self, quiet: float = 0.5, timeout: float = 10.0) -> None:
+    async def settled(self, quiet: float = 0.5, within: float = 10.0) -> None:
         """Wait until the work queue is idle and stays idle for `quiet` seconds."""
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + within
         while time.monotonic() < deadline:
-            if await self.controller.queue.wait_idle(timeout):
+            if await self.controller.queue.wait_idle(within):
                 before = self.sb.requests.total
                 await asyncio.sleep(quiet)
                 if len(self.controller.queue) == 0 and self.sb.requests.total == before:
