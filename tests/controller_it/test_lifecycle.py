@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from typing import Any
 
 import pytest
 
@@ -11,7 +12,7 @@ from tests.controller_it.conftest import MPIJOBS, Env, example
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 
-def condition(job: dict | None, ctype: str) -> dict | None:
+def condition(job: dict[str, Any] | None, ctype: str) -> dict[str, Any] | None:
     for c in ((job or {}).get("status") or {}).get("conditions") or []:
         if c["type"] == ctype:
             return c  # type: ignore[no-any-return]
