@@ -2,13 +2,15 @@
 
 Relative links (files and `#anchors`, with GitHub's heading slugs) must point at something that exists; every
 flag of the operator, `render` and `sandbox` command lines must appear in the page that documents them, and
-every flag in the operations flag table must exist.
+every flag in the operations flag table must exist. `mkdocs build --strict` must pass (mkdocs.yml).
 """
 
 from __future__ import annotations
 
 import argparse
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -124,3 +126,11 @@ def test_flag_table_names_only_real_flags() -> None:
     documented = set(_FLAG.findall(table))
     assert documented, "no flags found in the operations flag table"
     assert documented <= real, f"documented but not accepted: {sorted(documented - real)}"
+
+
+def test_mkdocs_builds_strict(tmp_path: Path) -> None:
+    """mkdocs.yml turns docs/ into a site with no warning (broken links, anchors, pages left out of nav)."""
+    result = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--quiet", "--site-dir",
+                             str(tmp_path / "site")], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "site" / "index.html").is_file()
