@@ -128,9 +128,9 @@ def cmd_sandbox(argv: Sequence[str]) -> int:
 
 
 def cmd_demo(argv: Sequence[str]) -> int:
-    print("mpi-operator demo: not built yet: the demo needs the sandbox and the controller (issues 3-5).",
-          file=sys.stderr)
-    return 2
+    from mpi_operator.demo import main as demo_main
+
+    return demo_main(argv)
 
 
 COMMANDS = {"run": cmd_run, "validate": cmd_validate, "crd": cmd_crd, "render": cmd_render,
