@@ -95,7 +95,7 @@ class Watcher:
         if self.overflowed:
             raise WatchOverflow()
         q = self.queue
-        out = []
+        out: list[Event] = []
         while q and len(out) < limit:
             out.append(q.popleft())
         return out
