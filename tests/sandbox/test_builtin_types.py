@@ -75,15 +75,16 @@ async def test_event_repeat_patch_increments_count(http: Http) -> None:
     assert [i["metadata"]["name"] for i in listed.body["items"]] == [name]
 
 
-async def test_lease_conflict_and_microtime_roundtrip(api: client.ApiClient) -> None:
+async def test_lease_conflict_and_microtime_roundtrip(api: client.ApiClient, http: Http) -> None:
     coord = client.CoordinationV1Api(api)
     name = unique("lease")
     micro = "2026-01-02T03:04:05.123456Z"
-    created = await coord.create_namespaced_lease("mpi-operator", {
+    await http.post("/apis/coordination.k8s.io/v1/namespaces/mpi-operator/leases", {
         "metadata": {"name": name}, "spec": {"holderIdentity": "a", "leaseDurationSeconds": 15,
                                              "renewTime": micro, "acquireTime": micro}})
-    raw = await coord.read_namespaced_lease(name, "mpi-operator", _preload_content=False)
-    assert (await raw.json())["spec"]["renewTime"] == micro
+    raw = await http.get(f"/apis/coordination.k8s.io/v1/namespaces/mpi-operator/leases/{name}")
+    assert raw.body["spec"]["renewTime"] == micro
+    created = await coord.read_namespaced_lease(name, "mpi-operator")
     created.spec.holder_identity = "b"
     await coord.replace_namespaced_lease(name, "mpi-operator", created)
     created.spec.holder_identity = "c"
