@@ -194,6 +194,10 @@ _PRIMITIVES: dict[str, Schema] = {
 }
 
 
+_VALIDATING_CONFIGURATION = client.Configuration()
+_VALIDATING_CONFIGURATION.client_side_validation = True
+
+
 def _required_fields(model: type[Any]) -> list[str]:
     """JSON names of the fields whose setter refuses None (the generator's rendering of Go's required)."""
     instance = object.__new__(model)
@@ -205,10 +209,6 @@ def _required_fields(model: type[Any]) -> list[str]:
         except ValueError:
             required.append(json_name)
     return sorted(required)
-
-
-_VALIDATING_CONFIGURATION = client.Configuration()
-_VALIDATING_CONFIGURATION.client_side_validation = True
 
 
 def _type_schema(type_name: str, model_name: str, json_name: str) -> Schema:
@@ -267,7 +267,11 @@ def _model_schema(model_name: str) -> Schema:
 
 
 def model_schema(model_name: str) -> Schema:
-    """A fresh (mutable) schema of the kubernetes_asyncio model `model_name`, e.g. "V1PodSpec"."""
+    """A fresh (mutable) schema of the kubernetes_asyncio model `model_name`, e.g. "V1PodSpec".
+
+    Types are expanded inline, so a recursive type (JSONSchemaProps) cannot be rendered; none is reachable from
+    a pod template.
+    """
     return copy.deepcopy(_model_schema(model_name))
 
 

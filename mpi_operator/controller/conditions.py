@@ -81,3 +81,13 @@ def set_condition(status: JSON, condition_type: str, value: str, reason: str, me
         condition["lastTransitionTime"] = current.get("lastTransitionTime") or now
     status["conditions"] = [*_filter_out(list(status.get("conditions") or []), condition_type), condition]
     return True
+
+
+def remove_condition(status: JSON, condition_type: str) -> bool:
+    """Drop a condition (e.g. our validation condition once the spec is fixed). Returns whether it existed."""
+    existing = status.get("conditions") or []
+    kept = [c for c in existing if c.get("type") != condition_type]
+    if len(kept) == len(existing):
+        return False
+    status["conditions"] = kept
+    return True

@@ -8,14 +8,16 @@ for the caller to emit once per Job creation (decisions Q41).
 from __future__ import annotations
 
 import copy
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from mpi_operator.api.constants import REPLICA_INDEX_LABEL, MPIImplementation
+from mpi_operator.api.constants import REPLICA_INDEX_LABEL, CleanPodPolicy, MPIImplementation
 from mpi_operator.api.types import MPIJob
-from mpi_operator.controller import names, pod_template, spec
+from mpi_operator.controller import conditions, names, pod_template, spec
 from mpi_operator.controller.options import ControllerOptions
+from mpi_operator.controller.worker import all_ready
 
 JSON = dict[str, Any]
 
@@ -189,8 +191,26 @@ def launcher_finalizer_releasable(launcher: JSON, mpijob_status: JSON, mpijob_de
         return False
     if mpijob_deleting:
         return True
-    finished = any(
-        c.get("type") in ("Succeeded", "Failed") and c.get("status") == "True"
-        for c in mpijob_status.get("conditions") or []
+    return conditions.is_finished(mpijob_status) and bool(mpijob_status.get("completionTime"))
+
+
+def should_suspend_after_failure(job: MPIJob, mpijob_status: JSON, launcher: JSON | None) -> bool:
+    """decisions Q21: once the MPIJob has failed for good (e.g. evicted workers) while its launcher Job is
+    still going, cleanPodPolicy Running or All suspends the launcher Job (its pods go; the Job and its
+    status stay for inspection)."""
+    if launcher is None or is_launcher_done(launcher) or (launcher.get("spec") or {}).get("suspend"):
+        return False
+    return (
+        conditions.is_failed(mpijob_status)
+        and bool(mpijob_status.get("completionTime"))
+        and spec.clean_pod_policy(job) in (CleanPodPolicy.RUNNING, CleanPodPolicy.ALL)
     )
-    return finished and bool(mpijob_status.get("completionTime"))
+
+
+def launcher_may_run(job: MPIJob, workers: Sequence[JSON]) -> bool:
+    """Whether a launcher may be created unsuspended or be unsuspended now. AtStartup: always.
+    WaitForWorkersReady (decisions Q8, across suspend/resume too): every worker of the spec is in `workers`
+    and Ready. A suspended MPIJob's launcher Job is created suspended regardless of this gate."""
+    if not spec.waits_for_workers_ready(job):
+        return True
+    return len(workers) >= spec.worker_replicas(job) and all_ready(workers)

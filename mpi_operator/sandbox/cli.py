@@ -1,11 +1,56 @@
-"""`mpi-operator sandbox`: run the in-memory API server until interrupted."""
+"""`mpi-operator sandbox`: run the in-memory API server until interrupted, writing a kubeconfig for it."""
 
 from __future__ import annotations
 
+import argparse
+import asyncio
+import contextlib
+import signal
 import sys
 from collections.abc import Sequence
 
+from mpi_operator.sandbox.faults import Faults
+from mpi_operator.sandbox.sandbox import Sandbox
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="mpi-operator sandbox",
+                                description="Run an in-memory Kubernetes API server (and simulated cluster).")
+    p.add_argument("--port", type=int, default=0, help="port on 127.0.0.1; 0 picks a free one")
+    p.add_argument("--host", default="127.0.0.1", help=argparse.SUPPRESS)
+    p.add_argument("--kubeconfig-out", default="", help="write a kubeconfig for the sandbox here")
+    p.add_argument("--simulate", action=argparse.BooleanOptionalAction, default=True,
+                   help="run the simulated kubelet and Job controller (default on)")
+    p.add_argument("--faults", default="", help="fault injection spec, e.g. error=0.05,error_code=429,latency=0.01")
+    p.add_argument("--gang", action="append", choices=("volcano", "scheduler-plugins"), default=[],
+                   help="also install this gang scheduler's PodGroup CRD")
+    p.add_argument("--bookmark-interval", type=float, default=60.0, help=argparse.SUPPRESS)
+    return p
+
+
+async def serve(ns: argparse.Namespace) -> int:
+    faults = Faults.parse(ns.faults) if ns.faults else None
+    async with Sandbox(port=ns.port, host=ns.host, simulate=ns.simulate, gang=ns.gang, faults=faults,
+                       bookmark_interval=ns.bookmark_interval,
+                       kubeconfig_path=ns.kubeconfig_out or None) as sb:
+        print(f"sandbox API server listening on {sb.url}", flush=True)
+        if ns.kubeconfig_out:
+            print(f"kubeconfig written to {ns.kubeconfig_out}", flush=True)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError):
+                loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+    return 0
+
 
 def main(argv: Sequence[str]) -> int:
-    print("mpi-operator sandbox: not built yet", file=sys.stderr)
-    return 2
+    ns = parser().parse_args(list(argv))
+    try:
+        return asyncio.run(serve(ns))
+    except ValueError as e:
+        print(f"mpi-operator sandbox: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 0

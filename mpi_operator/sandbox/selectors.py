@@ -317,9 +317,9 @@ def _first_pod_ip(obj: Mapping[str, Any]) -> Any:
     return ips[0].get("ip") if ips and isinstance(ips[0], Mapping) else None
 
 
+_OBJECT_REFERENCE_FIELDS = ("kind", "namespace", "name", "uid", "apiVersion", "resourceVersion", "fieldPath")
 _EVENT_FIELDS: dict[str, FieldGetter] = {
-    **{f"involvedObject.{k}": _path("involvedObject", k) for k in (
-        "kind", "namespace", "name", "uid", "apiVersion", "resourceVersion", "fieldPath")},
+    **{f"involvedObject.{k}": _path("involvedObject", k) for k in _OBJECT_REFERENCE_FIELDS},
     "reason": _path("reason"),
     "reportingComponent": _path("reportingComponent"),
     "source": _path("source", "component"),

@@ -12,8 +12,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import celpy
 import pytest
 import yaml
+from celpy.adapter import json_to_cel
 from kubernetes_asyncio.client import models
 
 from mpi_operator.api import openapi_schema
@@ -137,6 +139,11 @@ def test_committed_manifest_is_generated_from_the_code() -> None:
 def test_yaml_output_is_deterministic() -> None:
     assert crd_yaml() == crd_yaml()
     assert "&id" not in crd_yaml(), "no YAML anchors: each node is written out"
+
+
+def test_manifest_fits_client_side_apply(crd: dict[str, Any]) -> None:
+    """`kubectl apply` (client side) stores the object in an annotation, limited to 256 KiB in total."""
+    assert len(json.dumps(crd, separators=(",", ":"))) < 200 * 1024
 
 
 class _Discovery(BaseHTTPRequestHandler):
@@ -265,6 +272,7 @@ def test_schema_is_structural(schema: Schema) -> None:
         assert "type" in node, f"{path}: no type"
         assert "anyOf" not in node and "uniqueItems" not in node, path
         if node["type"] == "object":
+            assert not {"properties", "additionalProperties"} <= node.keys(), f"{path}: both kinds of properties"
             assert {"properties", "additionalProperties", "x-kubernetes-preserve-unknown-fields"} & node.keys() or (
                 path == ".metadata"
             ), f"{path}: object without properties"
@@ -434,6 +442,62 @@ def test_cel_rules_cover_replicas_and_managed_by_immutability(schema: Schema) ->
     assert "oldSelf.runPolicy.managedBy" in immutable["rule"]
     assert "immutable" in immutable["message"]
     assert at(schema, "spec.runPolicy.managedBy")["maxLength"] == 63
+
+
+def rule_holds(node: Schema, message_word: str, value: Any, old: Any = None) -> bool:
+    """Evaluate the CEL rule of `node` whose message contains `message_word`, as the API server would."""
+    (rule,) = [r["rule"] for r in node["x-kubernetes-validations"] if message_word in r["message"]]
+    environment = celpy.Environment()
+    activation = {"self": json_to_cel(value)}
+    if old is not None:
+        activation["oldSelf"] = json_to_cel(old)
+    return bool(environment.program(environment.compile(rule)).evaluate(activation))
+
+
+@pytest.mark.parametrize(
+    ("specs", "ok"),
+    [
+        ({"Launcher": {"replicas": 1}, "Worker": {"replicas": 2}}, True),
+        ({"Launcher": {}, "Worker": {}}, True),  # omitted replicas are defaulted later (1 and 1, decision Q5)
+        ({"Worker": {"replicas": 1}}, True),  # a missing Launcher is the controller's validation error
+        ({"Launcher": {"replicas": 2}}, False),
+        ({"Launcher": {"replicas": 0}}, False),
+    ],
+)
+def test_cel_launcher_replicas_must_be_one(schema: Schema, specs: dict[str, Any], ok: bool) -> None:
+    assert rule_holds(at(schema, "spec.mpiReplicaSpecs"), "Launcher", specs) is ok
+
+
+@pytest.mark.parametrize(
+    ("specs", "ok"),
+    [
+        ({"Launcher": {"replicas": 1}}, True),
+        ({"Launcher": {"replicas": 1}, "Worker": {}}, True),
+        ({"Launcher": {"replicas": 1}, "Worker": {"replicas": 1}}, True),
+        ({"Launcher": {"replicas": 1}, "Worker": {"replicas": 0}}, False),
+    ],
+)
+def test_cel_worker_replicas_at_least_one(schema: Schema, specs: dict[str, Any], ok: bool) -> None:
+    assert rule_holds(at(schema, "spec.mpiReplicaSpecs"), "Worker", specs) is ok
+
+
+OURS, KUEUE = "kubeflow.org/mpi-operator", "kueue.x-k8s.io/multikueue"
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "ok"),
+    [
+        ({}, {}, True),
+        ({"runPolicy": {"managedBy": KUEUE}}, {"runPolicy": {"managedBy": KUEUE, "suspend": True}}, True),
+        ({"runPolicy": {"suspend": True}}, {"runPolicy": {"suspend": False}}, True),
+        ({"runPolicy": {"managedBy": KUEUE}}, {"runPolicy": {"managedBy": OURS}}, False),
+        ({"runPolicy": {"managedBy": KUEUE}}, {"runPolicy": {}}, False),
+        ({"runPolicy": {"managedBy": KUEUE}}, {}, False),
+        ({}, {"runPolicy": {"managedBy": OURS}}, False),
+    ],
+)
+def test_cel_managed_by_is_immutable(schema: Schema, old: dict[str, Any], new: dict[str, Any], ok: bool) -> None:
+    assert rule_holds(at(schema, "spec"), "immutable", new, old) is ok
 
 
 # --- Real MPIJobs ---

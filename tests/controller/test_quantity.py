@@ -5,6 +5,8 @@ from __future__ import annotations
 from fractions import Fraction
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from mpi_operator.controller.quantity import (
     QuantityError,
@@ -74,3 +76,12 @@ def test_values_compare_by_value_not_text() -> None:
     assert same_quantity("1Gi", "1073741824")
     assert same_quantity("1", "1000m")
     assert not same_quantity("1G", "1Gi")
+
+
+SUFFIXES = ["n", "u", "m", "", "k", "M", "Ki", "Mi", "Gi"]
+
+
+@given(st.integers(min_value=-(10**15), max_value=10**15), st.sampled_from(SUFFIXES))
+def test_formatting_round_trips_by_value(number: int, suffix: str) -> None:
+    quantity = parse_quantity(f"{number}{suffix}")
+    assert parse_quantity(str(quantity)).value == quantity.value

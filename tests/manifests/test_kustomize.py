@@ -9,6 +9,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+import kubernetes_validate
 import pytest
 import yaml
 
@@ -61,7 +62,8 @@ def test_every_overlay_renders_the_whole_install(rendered: dict[str, list[dict[s
                 ("ClusterRole", "mpi-operator"), ("ClusterRoleBinding", "mpi-operator"),
                 ("ClusterRole", "kubeflow-mpijobs-admin"), ("ClusterRole", "kubeflow-mpijobs-edit"),
                 ("ClusterRole", "kubeflow-mpijobs-view"), ("Deployment", "mpi-operator"),
-                ("Service", "mpi-operator-metrics"), ("PodDisruptionBudget", "mpi-operator")} <= kinds
+                ("Service", "mpi-operator-metrics"), ("PodDisruptionBudget", "mpi-operator"),
+                ("NetworkPolicy", "mpi-operator")} <= kinds
     assert ("Namespace", "mpi-operator") in {(d["kind"], d["metadata"]["name"]) for d in rendered["standalone"]}
     # Kubeflow owns its namespace; the overlay must not create (or, on delete, remove) it.
     assert "Namespace" not in {d["kind"] for d in rendered["kubeflow"]}
@@ -210,6 +212,31 @@ def test_pod_disruption_budget_keeps_one_replica(rendered: dict[str, list[dict[s
     assert pdb["spec"] == {"minAvailable": 1, "selector": {"matchLabels": UPSTREAM_LABELS}}
 
 
+def test_network_policy_admits_only_the_health_and_metrics_ports(rendered: dict[str, list[dict[str, Any]]]) -> None:
+    docs = rendered["standalone"]
+    policy = find(docs, "NetworkPolicy", "mpi-operator")
+    assert policy["spec"]["podSelector"] == {"matchLabels": UPSTREAM_LABELS}
+    assert policy["spec"]["policyTypes"] == ["Ingress"]
+    ports = [p["port"] for rule in policy["spec"]["ingress"] for p in rule["ports"]]
+    assert sorted(ports) == sorted(p["name"] for p in _container(docs)["ports"])
+
+
 def test_rbac_usage_table_is_not_empty() -> None:
     assert len(expected_operator_grants()) >= 30
     assert Path(MANIFESTS / "rbac-usage.md").is_file()
+
+
+# Kinds whose schema kubernetes-validate does not bundle (custom resources of other projects); their fields are
+# checked by the tests above instead.
+UNSCHEMED_KINDS = {"ServiceMonitor"}
+# Oldest Kubernetes minor the manifests support, and the newest whose schemas kubernetes-validate bundles.
+SCHEMA_VERSIONS = ("1.30.0", kubernetes_validate.latest_version())
+
+
+@pytest.mark.parametrize("version", SCHEMA_VERSIONS)
+@pytest.mark.parametrize("overlay", list(NAMESPACES))
+def test_rendered_objects_match_the_kubernetes_schemas(rendered: dict[str, list[dict[str, Any]]], overlay: str,
+                                                       version: str) -> None:
+    for doc in rendered[overlay]:
+        if doc["kind"] not in UNSCHEMED_KINDS:
+            kubernetes_validate.validate(doc, version, strict=True)  # raises ValidationError with the field path

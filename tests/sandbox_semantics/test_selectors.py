@@ -6,6 +6,8 @@ import re
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from mpi_operator.sandbox.selectors import (
     SelectorError,
@@ -204,3 +206,23 @@ def test_crd_selectable_fields_extend_custom_resource_fields() -> None:
 def test_malformed_field_selectors_are_rejected(selector: str) -> None:
     with pytest.raises(SelectorError):
         parse_field_selector(selector, "pods")
+
+
+_KEYS = st.sampled_from(["app", "tier", "training.kubeflow.org/job-role", "index"])
+_VALUES = st.sampled_from(["pi", "worker", "launcher", "3", "a.b-c_d"])
+_REQUIREMENTS = st.one_of(
+    st.builds(lambda k, v: f"{k}={v}", _KEYS, _VALUES),
+    st.builds(lambda k, v: f"{k}!={v}", _KEYS, _VALUES),
+    st.builds(lambda k, vs: f"{k} in ({','.join(vs)})", _KEYS, st.lists(_VALUES, min_size=1, max_size=3)),
+    st.builds(lambda k, vs: f"{k} notin ({','.join(vs)})", _KEYS, st.lists(_VALUES, min_size=1, max_size=3)),
+    st.builds(lambda k: k, _KEYS),
+    st.builds(lambda k: f"!{k}", _KEYS),
+    st.builds(lambda n: f"index>{n}", st.integers(-5, 5)),
+)
+
+
+@given(st.lists(_REQUIREMENTS, max_size=4), st.dictionaries(_KEYS, _VALUES, max_size=4))
+def test_rendered_selector_parses_back_to_the_same_meaning(terms: list[str], labels: dict[str, str]) -> None:
+    selector = parse_label_selector(",".join(terms))
+    again = parse_label_selector(str(selector))
+    assert again.matches(labels) == selector.matches(labels)

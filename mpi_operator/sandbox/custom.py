@@ -1,0 +1,37 @@
+"""Custom-resource write pipeline: prune unknown fields, apply schema defaults, validate schema and CEL rules.
+
+Runs on every create/update of a CR (and on status writes) against the served version's openAPIV3Schema, with
+the algorithms of the semantics modules (schema.py, cel.py). Unknown fields are reported per
+fieldValidation: Ignore drops them silently, Warn adds a Warning header, Strict fails the request with 400.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from mpi_operator.sandbox.cel import evaluate_validations
+from mpi_operator.sandbox.errors import bad_request
+from mpi_operator.sandbox.resources import ResourceInfo
+from mpi_operator.sandbox.schema import apply_schema_defaults, prune_unknown_fields, validate_against_schema
+
+if TYPE_CHECKING:
+    from mpi_operator.sandbox.store import WriteOptions
+
+
+def prepare(info: ResourceInfo, obj: dict[str, Any], old: dict[str, Any] | None,
+            opts: WriteOptions) -> list[dict[str, Any]]:
+    """Mutates `obj` (pruned and defaulted) and returns the 422 causes; raises 400 for Strict unknown fields."""
+    schema = info.schema
+    if schema is None:
+        return []
+    removed = prune_unknown_fields(obj, schema)
+    if removed:
+        names = [p.lstrip(".") for p in removed]
+        if opts.field_validation == "Strict":
+            raise bad_request("strict decoding error: " + ", ".join(f'unknown field "{n}"' for n in names))
+        if opts.field_validation == "Warn":
+            opts.warnings.extend(f'unknown field "{n}"' for n in names)
+    apply_schema_defaults(obj, schema)
+    causes: list[dict[str, Any]] = list(validate_against_schema(obj, schema))
+    causes += evaluate_validations(obj, schema, old)
+    return causes

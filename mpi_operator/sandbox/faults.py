@@ -1,0 +1,79 @@
+"""Fault injection settings and the hooks the server consults: error rates, latency, watch cuts, forced 410.
+
+`Faults` is a plain mutable object: tests and the chaos suite change it at run time (`sb.faults.error_rate = ...`)
+and the next request sees it. A spec string (`--faults`) sets the same fields:
+`error=0.1,error_code=500,latency=0.05,watch_cut=10,expire_watches=1,verbs=create|update,resources=pods`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from dataclasses import dataclass, field
+
+from mpi_operator.sandbox.errors import ApiError
+
+
+@dataclass
+class Faults:
+    error_rate: float = 0.0          # probability that a matching request fails
+    error_code: int = 500            # 500, 429 (with Retry-After) or 409
+    retry_after: int = 1
+    latency: float = 0.0             # seconds added before every matching request
+    watch_cut_seconds: float = 0.0   # end every watch stream after this long (0 = never)
+    expire_watches: bool = False     # answer every watch resumed from a resourceVersion with 410 Expired
+    verbs: set[str] = field(default_factory=set)       # empty = all verbs
+    resources: set[str] = field(default_factory=set)   # storage keys (pods, jobs.batch); empty = all
+    seed: int | None = None
+    _rng: random.Random = field(default_factory=random.Random, repr=False)
+
+    @classmethod
+    def parse(cls, spec: str) -> Faults:
+        f = cls()
+        for part in filter(None, (p.strip() for p in spec.split(","))):
+            key, _, value = part.partition("=")
+            if key == "error":
+                f.error_rate = float(value)
+            elif key == "error_code":
+                f.error_code = int(value)
+            elif key == "retry_after":
+                f.retry_after = int(value)
+            elif key == "latency":
+                f.latency = float(value)
+            elif key == "watch_cut":
+                f.watch_cut_seconds = float(value)
+            elif key == "expire_watches":
+                f.expire_watches = value.lower() in ("1", "true", "yes", "")
+            elif key == "verbs":
+                f.verbs = set(value.split("|"))
+            elif key == "resources":
+                f.resources = set(value.split("|"))
+            elif key == "seed":
+                f.seed = int(value)
+                f._rng.seed(f.seed)
+            else:
+                raise ValueError(f"unknown fault setting {key!r}")
+        return f
+
+    def _applies(self, verb: str, resource: str) -> bool:
+        return (not self.verbs or verb in self.verbs) and (not self.resources or resource in self.resources)
+
+    async def before_request(self, verb: str, resource: str) -> None:
+        """Hook run by the server before serving a resource request; may sleep and may raise an ApiError."""
+        if not self._applies(verb, resource):
+            return
+        if self.latency > 0:
+            await asyncio.sleep(self.latency)
+        if self.error_rate > 0 and self._rng.random() < self.error_rate:
+            raise self._error(verb, resource)
+
+    def _error(self, verb: str, resource: str) -> ApiError:
+        if self.error_code == 429:
+            return ApiError(429, "TooManyRequests", "the server has received too many requests and has asked us "
+                            "to try again later", {"retryAfterSeconds": self.retry_after},
+                            headers={"Retry-After": str(self.retry_after)})
+        if self.error_code == 409:
+            return ApiError(409, "Conflict", f"Operation cannot be fulfilled on {resource}: injected conflict",
+                            {"kind": resource})
+        return ApiError(self.error_code, "InternalError", f"Internal error occurred: injected fault on {verb} "
+                        f"{resource}", {"causes": [{"message": "injected fault"}]})

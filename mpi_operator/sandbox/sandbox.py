@@ -1,0 +1,115 @@
+"""`Sandbox`: the in-memory API server as an async context manager for tests, benchmarks and the CLI.
+
+    async with Sandbox(port=0) as sb:
+        sb.url, sb.kubeconfig_path, sb.store (in-process access), sb.requests (accounting), sb.faults
+Starts the store, the garbage collector and the HTTP server on 127.0.0.1; creates the standard namespaces and
+installs the MPIJob CRD (plus PodGroup CRDs when `gang` names a scheduler). Simulators (kubelet, Job controller)
+attach through `sb.store` and are started by whoever owns them; `simulate` is recorded for them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from aiohttp import web
+
+from mpi_operator.sandbox.accounting import RequestLog
+from mpi_operator.sandbox.crds import GANG_CRDS, mpijob_crd
+from mpi_operator.sandbox.faults import Faults
+from mpi_operator.sandbox.gc import GarbageCollector
+from mpi_operator.sandbox.kubeconfig import write_kubeconfig
+from mpi_operator.sandbox.server import ApiServer
+from mpi_operator.sandbox.store import CRD_KEY, Store
+
+DEFAULT_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease", "mpi-operator")
+
+
+class Sandbox:
+    def __init__(self, port: int = 0, host: str = "127.0.0.1", *, simulate: bool = False,
+                 gang: str | Iterable[str] | None = None, faults: Faults | str | None = None,
+                 install_mpijob_crd: bool = True, bookmark_interval: float = 60.0, history_size: int = 20000,
+                 history_seconds: float = 300.0, watch_queue_size: int = 10000,
+                 namespaces: Iterable[str] = DEFAULT_NAMESPACES, kubeconfig_path: str | Path | None = None) -> None:
+        self.host = host
+        self.port = port
+        self.simulate = simulate
+        self.gang = [gang] if isinstance(gang, str) else list(gang or [])
+        for g in self.gang:
+            if g not in GANG_CRDS:
+                raise ValueError(f"unknown gang scheduler {g!r}; choose from {sorted(GANG_CRDS)}")
+        self.faults = Faults.parse(faults) if isinstance(faults, str) else (faults or Faults())
+        self.requests = RequestLog()
+        self.store = Store(history_size=history_size, history_seconds=history_seconds,
+                           watch_queue_size=watch_queue_size)
+        self.server = ApiServer(self.store, self.requests, self.faults, bookmark_interval)
+        self.gc = GarbageCollector(self.store)
+        self.install_mpijob_crd = install_mpijob_crd
+        self.namespaces = tuple(namespaces)
+        self._kubeconfig_path = Path(kubeconfig_path) if kubeconfig_path else None
+        self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        self._runner: web.AppRunner | None = None
+        self.url = ""
+
+    async def start(self) -> None:
+        self.gc.start()
+        for name in self.namespaces:
+            if self.store.find("namespaces", None, name) is None:
+                self.store.create("namespaces", None, {"metadata": {"name": name}})
+        crds: list[dict[str, Any]] = [mpijob_crd()] if self.install_mpijob_crd else []
+        crds += [GANG_CRDS[g]() for g in self.gang]
+        for crd in crds:
+            self.install_crd(crd)
+        self._runner = web.AppRunner(self.server.app(), access_log=None, shutdown_timeout=1.0)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, self.port)
+        await site.start()
+        self.port = int(self._runner.addresses[0][1])
+        self.url = f"http://{self.host}:{self.port}"
+        self.server.server_address = f"{self.host}:{self.port}"
+        if self._kubeconfig_path is not None:
+            write_kubeconfig(self._kubeconfig_path, self.url)
+
+    async def stop(self) -> None:
+        await self.server.close_watches()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        await self.gc.stop()
+        if self._tmp is not None:
+            with contextlib.suppress(OSError):
+                self._tmp.cleanup()
+            self._tmp = None
+
+    async def __aenter__(self) -> Sandbox:
+        await self.start()
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        await self.stop()
+
+    def install_crd(self, crd: dict[str, Any]) -> dict[str, Any]:
+        """Create (or replace the spec of) a CRD; its resources are served as soon as this returns."""
+        existing = self.store.find(CRD_KEY, None, crd["metadata"]["name"])
+        if existing is None:
+            return self.store.create(CRD_KEY, None, crd)
+        body = dict(crd)
+        body["metadata"] = {**crd["metadata"], "resourceVersion": existing["metadata"]["resourceVersion"]}
+        return self.store.update(CRD_KEY, None, crd["metadata"]["name"], body)
+
+    def write_kubeconfig(self, path: str | Path, namespace: str = "default") -> Path:
+        return write_kubeconfig(path, self.url, namespace)
+
+    @property
+    def kubeconfig_path(self) -> Path:
+        """A kubeconfig for this sandbox (written on first use into a temp dir unless a path was given)."""
+        if self._kubeconfig_path is None:
+            self._tmp = tempfile.TemporaryDirectory(prefix="mpi-sandbox-")
+            self._kubeconfig_path = Path(self._tmp.name) / "kubeconfig"
+            write_kubeconfig(self._kubeconfig_path, self.url)
+        return self._kubeconfig_path

@@ -1,0 +1,610 @@
+"""The HTTP face of the sandbox: Kubernetes REST paths, discovery, content negotiation and watch streaming.
+
+Each request is parsed into (verb, resource, namespace, name, subresource), recorded in the request log, passed
+through the fault hooks and served from the store; every failure leaves as a `Status` JSON body. Watches are
+chunked streams of one JSON event per line whose headers are flushed before the first event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import logging
+import random
+import secrets
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+import yaml
+from aiohttp import web
+from multidict import CIMultiDict
+
+from mpi_operator.sandbox import openapi
+from mpi_operator.sandbox.accounting import RequestLog, client_id
+from mpi_operator.sandbox.errors import ApiError, bad_request, expired, invalid, success_status
+from mpi_operator.sandbox.events import BOOKMARK, ERROR
+from mpi_operator.sandbox.faults import Faults
+from mpi_operator.sandbox.resources import ResourceInfo
+from mpi_operator.sandbox.selectors import SelectorError, parse_field_selector, parse_label_selector
+from mpi_operator.sandbox.store import Obj, Store, WriteOptions
+from mpi_operator.sandbox.table import to_table
+from mpi_operator.sandbox.timefmt import now_rfc3339
+from mpi_operator.sandbox.watcher import WatchOverflow
+
+log = logging.getLogger(__name__)
+
+VERSION = {"major": "1", "minor": "37", "emulationMajor": "1", "emulationMinor": "37",
+           "minCompatibilityMajor": "1", "minCompatibilityMinor": "36", "gitVersion": "v1.37.0-sandbox",
+           "gitCommit": "0000000000000000000000000000000000000000", "gitTreeState": "clean",
+           "buildDate": "2026-08-01T00:00:00Z", "goVersion": "go1.25.0", "compiler": "gc",
+           "platform": "linux/amd64"}
+JSON = "application/json"
+# Go's strconv.ParseBool spellings of true (kubernetes_asyncio sends "True").
+_TRUE = ("1", "t", "T", "true", "TRUE", "True")
+EXPIRED_CONTINUE = ("The provided continue parameter is too old to display a consistent list result. You can start "
+                    "a new list without the continue parameter.")
+
+EvictionHook = Callable[[Store, str, str, dict[str, Any]], Awaitable[None] | None]
+LogHook = Callable[[Obj, dict[str, str]], str]
+
+
+@dataclass
+class Route:
+    verb: str
+    info: ResourceInfo
+    namespace: str | None
+    name: str | None
+    subresource: str | None
+
+
+class ApiServer:
+    def __init__(self, store: Store, requests: RequestLog | None = None, faults: Faults | None = None,
+                 bookmark_interval: float = 60.0) -> None:
+        self.store = store
+        self.requests = requests or RequestLog()
+        self.faults = faults or Faults()
+        self.bookmark_interval = bookmark_interval
+        self.eviction_hook: EvictionHook | None = None
+        self.log_hook: LogHook | None = None
+        self._pages: OrderedDict[str, tuple[str, list[Obj]]] = OrderedDict()
+        self._watch_tasks: set[asyncio.Task[Any]] = set()
+        self.server_address = "127.0.0.1:0"
+
+    def app(self) -> web.Application:
+        app = web.Application(client_max_size=64 * 1024 * 1024)
+        app.router.add_route("*", "/{tail:.*}", self.dispatch)
+        return app
+
+    # ------------------------------------------------------------------ dispatch
+
+    async def dispatch(self, request: web.Request) -> web.StreamResponse:
+        try:
+            return await self._dispatch(request)
+        except ApiError as e:
+            return self._error(e)
+        except (ConnectionResetError, asyncio.CancelledError):
+            raise
+        except Exception as e:  # every failure must still be a Status body
+            log.exception("unexpected failure serving %s %s", request.method, request.path)
+            return self._error(ApiError(500, "InternalError", f"Internal error occurred: {e}",
+                                        {"causes": [{"message": str(e)}]}))
+
+    def _error(self, e: ApiError) -> web.Response:
+        headers = {"Content-Type": JSON, **e.headers}
+        return web.Response(status=e.code, body=orjson.dumps(e.status()), headers=headers)
+
+    async def _dispatch(self, request: web.Request) -> web.StreamResponse:
+        path = request.path.rstrip("/") or "/"
+        parts = [p for p in path.split("/") if p]
+        if request.method == "GET":
+            simple = self._simple_get(path, parts)
+            if simple is not None:
+                return simple
+        if not parts or parts[0] not in ("api", "apis"):
+            raise ApiError(404, "NotFound", "the server could not find the requested resource")
+        if parts[0] == "api":
+            if len(parts) < 2:
+                raise ApiError(404, "NotFound", "the server could not find the requested resource")
+            group, version, rest = "", parts[1], parts[2:]
+        else:
+            if len(parts) < 3:
+                raise ApiError(404, "NotFound", "the server could not find the requested resource")
+            group, version, rest = parts[1], parts[2], parts[3:]
+        route = self._route(request, group, version, rest)
+        ns_label = route.namespace or ""
+        self.requests.record(route.verb, route.info.key, ns_label, client_id(request.headers.get("User-Agent", "")))
+        await self.faults.before_request(route.verb, route.info.key)
+        return await self._serve(request, route)
+
+    def _simple_get(self, path: str, parts: list[str]) -> web.StreamResponse | None:
+        reg = self.store.registry
+        if path == "/version":
+            return self._json(VERSION)
+        if path in ("/healthz", "/readyz", "/livez"):
+            return web.Response(text="ok", content_type="text/plain")
+        if path == "/debug/requests":
+            return self._json(self.requests.as_json())
+        if path == "/api":
+            return self._json({"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": [
+                {"clientCIDR": "0.0.0.0/0", "serverAddress": self.server_address}]})
+        if path == "/apis":
+            return self._json(reg.api_group_list())
+        if path == "/openapi/v3":
+            return self._json(openapi.index(reg))
+        if parts[:2] == ["openapi", "v3"] and len(parts) >= 4:
+            group, version = ("", parts[3]) if parts[2] == "api" else (parts[3], parts[4] if len(parts) > 4 else "")
+            doc = openapi.document(reg, group, version)
+            if doc is None:
+                raise ApiError(404, "NotFound", "the server could not find the requested resource")
+            return self._json(doc)
+        if len(parts) == 2 and parts[0] == "api":
+            found = reg.resource_list("", parts[1])
+        elif len(parts) == 2 and parts[0] == "apis":
+            found = reg.api_group(parts[1])
+        elif len(parts) == 3 and parts[0] == "apis":
+            found = reg.resource_list(parts[1], parts[2])
+        else:
+            return None
+        if found is None:
+            raise ApiError(404, "NotFound", "the server could not find the requested resource")
+        return self._json(found)
+
+    def _route(self, request: web.Request, group: str, version: str, rest: list[str]) -> Route:
+        watch_prefix = bool(rest) and rest[0] == "watch"
+        if watch_prefix:
+            rest = rest[1:]
+        namespace: str | None = None
+        if len(rest) >= 3 and rest[0] == "namespaces" and not (len(rest) == 3 and rest[2] in ("status", "finalize")):
+            namespace, rest = rest[1], rest[2:]
+        if not rest or len(rest) > 3:
+            raise ApiError(404, "NotFound", "the server could not find the requested resource")
+        plural, name, sub = rest[0], rest[1] if len(rest) > 1 else None, rest[2] if len(rest) > 2 else None
+        info = self.store.registry.lookup(group, version, plural)
+        if info is None:
+            raise ApiError(404, "NotFound", "the server could not find the requested resource")
+        if sub is not None and sub not in info.subresources:
+            raise ApiError(404, "NotFound", "the server could not find the requested resource")
+        if not info.namespaced and namespace is not None:
+            raise ApiError(404, "NotFound", "the server could not find the requested resource")
+        method = request.method
+        q = request.query
+        watching = watch_prefix or q.get("watch") in _TRUE
+        if name is None:
+            verb = {"GET": "watch" if watching else "list", "POST": "create",
+                    "DELETE": "deletecollection"}.get(method)
+        else:
+            verb = {"GET": "watch" if watching else "get", "PUT": "update", "PATCH": "patch", "DELETE": "delete",
+                    "POST": "create"}.get(method)
+        if verb is None:
+            raise ApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
+        if info.namespaced and namespace is None and verb not in ("list", "watch"):
+            raise ApiError(404, "NotFound", "the server could not find the requested resource")
+        return Route(verb, info, namespace, name, sub)
+
+    # ------------------------------------------------------------------ serving
+
+    async def _serve(self, request: web.Request, r: Route) -> web.StreamResponse:
+        info = r.info
+        mode = self._negotiate(request.headers.get("Accept", ""))
+        if r.verb == "watch":
+            return await self._watch(request, r, mode)
+        if r.verb == "list":
+            return self._list(request, r, mode)
+        if r.verb == "get":
+            assert r.name is not None
+            if r.subresource == "log":
+                return self._pod_log(request, r)
+            if r.subresource not in (None, "status"):
+                raise ApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested "
+                               "resource")
+            obj = self.store.get(info, r.namespace, r.name)
+            if mode == "table":
+                return self._json(self._table(info, [obj], True, self.store.resource_version,
+                                              request.query.get("includeObject", "Metadata")))
+            return self._json(obj)
+        opts = self._write_options(request)
+        if r.verb == "create":
+            body = await self._body(request)
+            if r.name is not None:
+                return await self._create_subresource(request, r, body, opts)
+            obj = self.store.create(info, r.namespace, body, opts)
+            return self._json(obj, 201, opts.warnings)
+        if r.verb == "update":
+            assert r.name is not None
+            if r.subresource not in (None, "status"):
+                raise ApiError(405, "MethodNotAllowed", "the server does not allow this method")
+            body = await self._body(request)
+            obj = self.store.update(info, r.namespace, r.name, body, r.subresource, opts)
+            return self._json(obj, 200, opts.warnings)
+        if r.verb == "patch":
+            assert r.name is not None
+            if r.subresource not in (None, "status"):
+                raise ApiError(405, "MethodNotAllowed", "the server does not allow this method")
+            ctype = request.headers.get("Content-Type", "")
+            from mpi_operator.sandbox.patching import patch_kind
+
+            kind = patch_kind(ctype)
+            raw = await request.read()
+            try:
+                patch = yaml.safe_load(raw) if kind == "apply" else orjson.loads(raw)
+            except (orjson.JSONDecodeError, yaml.YAMLError) as e:
+                raise bad_request(f"error decoding patch: {e}") from e
+            obj, created = self.store.patch(info, r.namespace, r.name, kind, patch, r.subresource, opts)
+            return self._json(obj, 201 if created else 200, opts.warnings)
+        if r.verb == "delete":
+            assert r.name is not None
+            options = await self._delete_options(request)
+            obj, removed = self.store.delete(info, r.namespace, r.name, options, opts)
+            if removed and not info.returns_deleted_object:
+                meta = obj["metadata"]
+                return self._json(success_status({"name": meta["name"], "group": info.group, "kind": info.plural,
+                                                  "uid": meta["uid"]}))
+            return self._json(obj)
+        if r.verb == "deletecollection":
+            options = await self._delete_options(request)
+            matcher = self._matcher(request, info)
+            items, _ = self.store.list(info, r.namespace, matcher)
+            deleted = []
+            for item in items:
+                try:
+                    obj, _removed = self.store.delete(info, item["metadata"].get("namespace"),
+                                                      item["metadata"]["name"], options, opts)
+                    deleted.append(obj)
+                except ApiError as e:
+                    if e.code != 404:
+                        raise
+            return self._json(self._list_body(info, deleted, self.store.resource_version))
+        raise ApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
+
+    async def _create_subresource(self, request: web.Request, r: Route, body: Obj,
+                                  opts: WriteOptions) -> web.StreamResponse:
+        assert r.name is not None
+        if r.info.key == "pods" and r.subresource == "eviction":
+            pod = self.store.get(r.info, r.namespace, r.name)
+            delete_options = dict(body.get("deleteOptions") or {})
+            if self.eviction_hook is not None:
+                result = self.eviction_hook(self.store, r.namespace or "", r.name, delete_options)
+                if result is not None:
+                    await result
+            else:
+                self._default_eviction(pod, delete_options)
+            return self._json(success_status({"name": r.name, "kind": "pods"}) | {"code": 201}, 201)
+        if r.info.key == "pods" and r.subresource == "binding":
+            target = (body.get("target") or {}).get("name")
+            if not target:
+                raise invalid("Binding", "", r.name, [{"reason": "FieldValueRequired", "message": "Required value",
+                                                       "field": "target.name"}])
+            pod = self.store.get(r.info, r.namespace, r.name)
+            if (pod.get("spec") or {}).get("nodeName"):
+                raise ApiError(409, "Conflict", f"Operation cannot be fulfilled on pods/binding \"{r.name}\": pod "
+                               f"{r.name} is already assigned to node \"{pod['spec']['nodeName']}\"")
+            self.store.patch(r.info, r.namespace, r.name, "merge", {"spec": {"nodeName": target}})
+            return self._json(success_status({}) | {"code": 201}, 201)
+        raise ApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
+
+    def _default_eviction(self, pod: Obj, delete_options: dict[str, Any]) -> None:
+        """API-initiated eviction without a PodDisruptionBudget: mark DisruptionTarget, then graceful delete."""
+        meta = pod["metadata"]
+        conditions = [c for c in (pod.get("status") or {}).get("conditions") or [] if c.get("type") !=
+                      "DisruptionTarget"]
+        conditions.append({"type": "DisruptionTarget", "status": "True", "reason": "EvictionByEvictionAPI",
+                           "message": "Eviction API: evicting", "lastTransitionTime": now_rfc3339(),
+                           "lastProbeTime": None})
+        self.store.patch("pods", meta["namespace"], meta["name"], "merge", {"status": {"conditions": conditions}},
+                         "status")
+        self.store.delete("pods", meta["namespace"], meta["name"], delete_options)
+
+    def _pod_log(self, request: web.Request, r: Route) -> web.StreamResponse:
+        assert r.name is not None
+        pod = self.store.get(r.info, r.namespace, r.name)
+        if self.log_hook is None:
+            raise bad_request(f'pod "{r.name}": the sandbox runs no containers, so container logs are not available')
+        return web.Response(text=self.log_hook(pod, dict(request.query)), content_type="text/plain")
+
+    # ------------------------------------------------------------------ list / watch
+
+    def _matcher(self, request: web.Request, info: ResourceInfo) -> _Matcher | None:
+        q = request.query
+        try:
+            labels = parse_label_selector(q["labelSelector"]) if q.get("labelSelector") else None
+            resource = info.plural if not info.custom and info.group in ("", "batch") else info.key
+            fields = parse_field_selector(q["fieldSelector"], resource, info.selectable_fields) \
+                if q.get("fieldSelector") else None
+        except SelectorError as e:
+            raise bad_request(str(e)) from e
+        if labels is None and fields is None:
+            return None
+        return _Matcher(labels, fields)
+
+    def _list(self, request: web.Request, r: Route, mode: str) -> web.StreamResponse:
+        q = request.query
+        info = r.info
+        rv, match, cont = q.get("resourceVersion", ""), q.get("resourceVersionMatch", ""), q.get("continue", "")
+        self._check_list_options(rv, match, cont, q)
+        limit = int(q.get("limit") or 0)
+        matcher = self._matcher(request, info)
+        if cont:
+            list_rv, items, offset = self._page_from_token(cont)
+        else:
+            current = int(self.store.resource_version)
+            if rv not in ("", "0"):
+                want = self.store.parse_rv(rv)
+                if want > current:
+                    raise ApiError(504, "Timeout", f"Too large resource version: {want}, current: {current}",
+                                   {"causes": [{"reason": "ResourceVersionTooLarge",
+                                                "message": "Too large resource version"}], "retryAfterSeconds": 1})
+                if (match == "Exact" or (limit and not match)) and want != current:
+                    raise expired(f"too old resource version: {want} ({current})")
+            items, list_rv = self.store.list(info, r.namespace, matcher)
+            offset = 0
+        meta: dict[str, Any] = {"resourceVersion": list_rv}
+        page = items[offset:]
+        if limit and len(page) > limit:
+            page = page[:limit]
+            meta["continue"] = self._page_token(list_rv, items, offset + limit)
+            if matcher is None:
+                meta["remainingItemCount"] = len(items) - offset - limit
+        if mode == "table":
+            table = self._table(info, page, True, list_rv, q.get("includeObject", "Metadata"))
+            table["metadata"] = meta
+            return self._json(table)
+        body = self._list_body(info, page, list_rv)
+        body["metadata"] = meta
+        return self._json(body)
+
+    def _check_list_options(self, rv: str, match: str, cont: str, q: Any) -> None:
+        def bad(field: str, message: str) -> ApiError:
+            return invalid("ListOptions", "meta.k8s.io", "", [{"reason": "FieldValueInvalid", "message": message,
+                                                               "field": field}])
+        if match:
+            if match not in ("Exact", "NotOlderThan"):
+                raise bad("resourceVersionMatch", f'Unsupported value: "{match}": supported values: "Exact", '
+                          '"NotOlderThan", ""')
+            if not rv:
+                raise bad("resourceVersionMatch", "Forbidden: resourceVersionMatch is forbidden unless "
+                          "resourceVersion is provided")
+            if cont:
+                raise bad("resourceVersionMatch", "Forbidden: resourceVersionMatch is forbidden when continue is "
+                          "provided")
+            if match == "Exact" and rv == "0":
+                raise bad("resourceVersionMatch", 'Forbidden: resourceVersionMatch "exact" is forbidden for '
+                          'resourceVersion "0"')
+        if cont and rv not in ("", "0"):
+            raise bad_request("specifying resource version is not allowed when using continue")
+        if q.get("sendInitialEvents") and q.get("watch") not in _TRUE:
+            raise bad("sendInitialEvents", "Forbidden: sendInitialEvents is forbidden for list")
+
+    def _page_token(self, list_rv: str, items: list[Obj], offset: int) -> str:
+        key = secrets.token_hex(8)
+        self._pages[key] = (list_rv, items)
+        while len(self._pages) > 64:
+            self._pages.popitem(last=False)
+        return base64.urlsafe_b64encode(orjson.dumps({"k": key, "o": offset, "rv": list_rv})).decode()
+
+    def _page_from_token(self, token: str) -> tuple[str, list[Obj], int]:
+        try:
+            data = orjson.loads(base64.urlsafe_b64decode(token.encode()))
+            key, offset = str(data["k"]), int(data["o"])
+        except (ValueError, KeyError, TypeError) as e:
+            raise bad_request(f"continue key is not valid: {e}") from e
+        snap = self._pages.get(key)
+        if snap is None:
+            raise expired(EXPIRED_CONTINUE)
+        return snap[0], snap[1], offset
+
+    def _list_body(self, info: ResourceInfo, items: list[Obj], list_rv: str) -> dict[str, Any]:
+        if not info.custom:
+            # Items of built-in lists carry no kind/apiVersion on a real server.
+            items = [{k: v for k, v in o.items() if k not in ("kind", "apiVersion")} for o in items]
+        return {"kind": info.list_kind, "apiVersion": info.api_version, "metadata": {"resourceVersion": list_rv},
+                "items": items}
+
+    async def _watch(self, request: web.Request, r: Route, mode: str) -> web.StreamResponse:
+        q = request.query
+        info = r.info
+        rv = q.get("resourceVersion") or None
+        match = q.get("resourceVersionMatch", "")
+        initial_events = q.get("sendInitialEvents") in _TRUE
+        bookmarks = q.get("allowWatchBookmarks") in _TRUE
+        if q.get("sendInitialEvents") is not None:
+            if match != "NotOlderThan":
+                raise invalid("ListOptions", "meta.k8s.io", "", [{
+                    "reason": "FieldValueForbidden", "field": "resourceVersionMatch", "message":
+                    "Forbidden: sendInitialEvents requires setting resourceVersionMatch to NotOlderThan"}])
+        elif match:
+            raise invalid("ListOptions", "meta.k8s.io", "", [{
+                "reason": "FieldValueForbidden", "field": "resourceVersionMatch",
+                "message": "Forbidden: resourceVersionMatch is forbidden for watch unless sendInitialEvents is "
+                           "provided"}])
+        timeout = float(q["timeoutSeconds"]) if q.get("timeoutSeconds") else random.uniform(1800, 3600)
+        matcher = self._matcher(request, info)
+        error: ApiError | None = None
+        watcher = None
+        if self.faults.expire_watches and rv not in (None, "0"):
+            error = expired(f"too old resource version: {rv} (forced by fault injection)")
+        else:
+            try:
+                # Watch-list with a resourceVersion still starts with the current state (a consistent "now" >= RV).
+                start_rv = None if initial_events else rv
+                watcher = self.store.watch(info, r.namespace, start_rv, matcher)
+            except ApiError as e:
+                if e.code != 410:
+                    raise
+                error = e
+        initial_count = len(watcher.queue) if (watcher is not None and initial_events) else -1
+        initial_rv = self.store.resource_version
+        resp = web.StreamResponse(status=200, headers={"Content-Type": JSON, "Cache-Control": "no-cache, private"})
+        resp.enable_chunked_encoding()
+        await resp.prepare(request)
+        if error is not None:
+            await resp.write(orjson.dumps({"type": ERROR, "object": error.status()}) + b"\n")
+            await resp.write_eof()
+            return resp
+        assert watcher is not None
+        task = asyncio.current_task()
+        if task is not None:
+            self._watch_tasks.add(task)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        if self.faults.watch_cut_seconds > 0:
+            deadline = min(deadline, loop.time() + self.faults.watch_cut_seconds)
+        next_bookmark = loop.time() + self.bookmark_interval
+        first_table = True
+        sent = 0
+        try:
+            if initial_count == 0 and bookmarks:
+                await resp.write(self._bookmark(info, initial_rv, True))
+                initial_count = -1
+            while True:
+                now = loop.time()
+                if now >= deadline:
+                    break
+                wait = min(deadline, next_bookmark if bookmarks else deadline) - now
+                ev = await watcher.next(max(wait, 0.0))
+                if ev is None:
+                    if bookmarks and loop.time() >= next_bookmark and not watcher.queue:
+                        await resp.write(self._bookmark(info, self.store.resource_version, False))
+                        next_bookmark = loop.time() + self.bookmark_interval
+                    continue
+                sent += 1
+                out = watcher.transform(ev)
+                if out is not None:
+                    etype, obj = out
+                    if mode == "table":
+                        table = self._table(info, [obj], first_table, obj["metadata"].get("resourceVersion", ""),
+                                            q.get("includeObject", "Metadata"))
+                        first_table = False
+                        await resp.write(orjson.dumps({"type": etype, "object": table}) + b"\n")
+                    elif watcher.matcher is None or (etype == ev.type and obj is ev.object):
+                        await resp.write(ev.line())
+                    else:
+                        await resp.write(orjson.dumps({"type": etype, "object": obj}) + b"\n")
+                if sent == initial_count and bookmarks:
+                    await resp.write(self._bookmark(info, initial_rv, True))
+                    initial_count = -1
+            if bookmarks and not watcher.queue:
+                await resp.write(self._bookmark(info, self.store.resource_version, False))
+        except WatchOverflow:
+            log.info("closing watch on %s: consumer too slow", info.key)
+        except (ConnectionResetError, asyncio.CancelledError):
+            watcher.close()
+            if task is not None:
+                self._watch_tasks.discard(task)
+            raise
+        finally:
+            watcher.close()
+        if task is not None:
+            self._watch_tasks.discard(task)
+        with contextlib.suppress(ConnectionResetError):
+            await resp.write_eof()
+        return resp
+
+    def _bookmark(self, info: ResourceInfo, rv: str, initial_end: bool) -> bytes:
+        meta: dict[str, Any] = {"resourceVersion": rv}
+        if initial_end:
+            meta["annotations"] = {"k8s.io/initial-events-end": "true"}
+        return orjson.dumps({"type": BOOKMARK, "object": {"kind": info.kind, "apiVersion": info.api_version,
+                                                          "metadata": meta}}) + b"\n"
+
+    async def close_watches(self) -> None:
+        for task in list(self._watch_tasks):
+            task.cancel()
+
+    # ------------------------------------------------------------------ helpers
+
+    def _table(self, info: ResourceInfo, items: list[Obj], with_definitions: bool, rv: str,
+               include_object: str = "Metadata") -> dict[str, Any]:
+        resource = info.plural if not info.custom and info.group in ("", "batch") else info.key
+        columns = (info.printer_columns or []) if info.custom else None
+        table = to_table(resource, items, columns, with_definitions, include_object=include_object)
+        table.setdefault("metadata", {})["resourceVersion"] = rv
+        return table
+
+    @staticmethod
+    def _negotiate(accept: str) -> str:
+        """'json' or 'table'; 406 when nothing acceptable is offered (contract §1.6)."""
+        if not accept.strip():
+            return "json"
+        for item in accept.split(","):
+            media, *raw_params = [p.strip() for p in item.split(";")]
+            params = dict(p.split("=", 1) for p in raw_params if "=" in p)
+            if media not in (JSON, "*/*", "application/*"):
+                continue
+            as_ = params.get("as")
+            if as_ == "Table" and params.get("g", "meta.k8s.io") == "meta.k8s.io":
+                return "table"
+            if as_ and as_ != "Table":
+                continue
+            if not as_:
+                return "json"
+        raise ApiError(406, "NotAcceptable", f"only the following media types are accepted: {JSON}, "
+                       "application/json;as=Table;v=v1;g=meta.k8s.io")
+
+    @staticmethod
+    def _json(obj: Any, status: int = 200, warnings: list[str] | None = None) -> web.Response:
+        headers: CIMultiDict[str] = CIMultiDict({"Content-Type": JSON})
+        for w in warnings or []:
+            headers.add("Warning", f'299 - "{w}"')
+        return web.Response(status=status, body=orjson.dumps(obj), headers=headers)
+
+    @staticmethod
+    async def _body(request: web.Request) -> Obj:
+        raw = await request.read()
+        try:
+            body = orjson.loads(raw) if raw.lstrip()[:1] in (b"{", b"[") else yaml.safe_load(raw)
+        except (orjson.JSONDecodeError, yaml.YAMLError) as e:
+            raise bad_request(f"the body of the request could not be decoded: {e}") from e
+        if not isinstance(body, dict):
+            raise bad_request("the body of the request was in an unknown format")
+        return body
+
+    @staticmethod
+    def _write_options(request: web.Request) -> WriteOptions:
+        q = request.query
+        dry = q.getall("dryRun", [])
+        if any(d != "All" for d in dry):
+            raise bad_request(f"invalid dry run option: {dry}")
+        validation = q.get("fieldValidation", "Warn") or "Warn"
+        if validation not in ("Ignore", "Warn", "Strict"):
+            raise bad_request(f"fieldValidation must be one of Ignore, Warn, Strict; got {validation}")
+        return WriteOptions(dry_run=bool(dry), field_validation=validation, field_manager=q.get("fieldManager", ""),
+                            force=q.get("force") in _TRUE)
+
+    @staticmethod
+    async def _delete_options(request: web.Request) -> dict[str, Any]:
+        q = request.query
+        options: dict[str, Any] = {}
+        raw = await request.read()
+        if raw.strip():
+            try:
+                body = orjson.loads(raw)
+            except orjson.JSONDecodeError as e:
+                raise bad_request(f"invalid DeleteOptions: {e}") from e
+            if isinstance(body, dict):
+                options.update({k: v for k, v in body.items() if k not in ("kind", "apiVersion")})
+        if q.get("gracePeriodSeconds") is not None:
+            options["gracePeriodSeconds"] = int(q["gracePeriodSeconds"])
+        if q.get("propagationPolicy"):
+            options["propagationPolicy"] = q["propagationPolicy"]
+        if q.get("orphanDependents") is not None:
+            options["orphanDependents"] = q["orphanDependents"] in _TRUE
+        if q.getall("dryRun", []):
+            options["dryRun"] = ["All"]
+        return options
+
+
+class _Matcher:
+    """Label and field selectors combined into the `matches(obj)` predicate the store and watchers use."""
+
+    def __init__(self, labels: Any, fields: Any) -> None:
+        self.labels = labels
+        self.fields = fields
+
+    def matches(self, obj: Obj) -> bool:
+        if self.labels is not None and not self.labels.matches(obj["metadata"].get("labels") or {}):
+            return False
+        return self.fields is None or bool(self.fields.matches(obj))

@@ -1,0 +1,92 @@
+"""Object-metadata validation shared by every resource: names per kind, labels, finalizers, owner references.
+
+Returns lists of causes (`{reason, message, field}`) so the store can answer one 422 listing all of them, in the
+wording apimachinery uses; per-type rules (Job restartPolicy, event message size) live in strategies.py.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from mpi_operator.sandbox.errors import cause
+
+_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_DNS1035 = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
+_LABEL_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
+_LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
+
+_SUBDOMAIN_MSG = ("a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', "
+                  "and must start and end with an alphanumeric character (e.g. 'example.com', regex used for "
+                  "validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')")
+_LABEL_MSG = ("a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start "
+              "and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is "
+              "'[a-z0-9]([-a-z0-9]*[a-z0-9])?')")
+_DNS1035_MSG = ("a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an "
+                "alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or 'abc-123', regex "
+                "used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')")
+
+NAME_RULES = {"namespaces": "label", "services": "dns1035"}
+
+
+def name_problem(resource_key: str, name: str) -> str | None:
+    rule = NAME_RULES.get(resource_key, "subdomain")
+    if rule == "label":
+        if len(name) > 63:
+            return "must be no more than 63 characters"
+        return None if _LABEL.match(name) else _LABEL_MSG
+    if rule == "dns1035":
+        if len(name) > 63:
+            return "must be no more than 63 characters"
+        return None if _DNS1035.match(name) else _DNS1035_MSG
+    if len(name) > 253:
+        return "must be no more than 253 characters"
+    return None if _SUBDOMAIN.match(name) else _SUBDOMAIN_MSG
+
+
+def _qualified_name_problem(key: str) -> str | None:
+    prefix, slash, name = key.rpartition("/")
+    if slash and (not prefix or len(prefix) > 253 or not _SUBDOMAIN.match(prefix)):
+        return "prefix part " + _SUBDOMAIN_MSG
+    if not name or len(name) > 63 or not _LABEL_NAME.match(name):
+        return ("name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with "
+                "an alphanumeric character")
+    return None
+
+
+def validate_metadata(resource_key: str, obj: dict[str, Any], field_prefix: str = "metadata") -> list[dict[str, Any]]:
+    meta = obj.get("metadata") or {}
+    causes: list[dict[str, Any]] = []
+    name = meta.get("name", "")
+    if not name:
+        causes.append(cause("FieldValueRequired", "Required value: name or generateName is required",
+                            f"{field_prefix}.name"))
+    else:
+        problem = name_problem(resource_key, name)
+        if problem:
+            causes.append(cause("FieldValueInvalid", f'Invalid value: "{name}": {problem}', f"{field_prefix}.name"))
+    for key, value in (meta.get("labels") or {}).items():
+        problem = _qualified_name_problem(str(key))
+        if problem:
+            causes.append(cause("FieldValueInvalid", f'Invalid value: "{key}": {problem}', f"{field_prefix}.labels"))
+        if not isinstance(value, str) or len(value) > 63 or not _LABEL_VALUE.match(value):
+            causes.append(cause("FieldValueInvalid", f'Invalid value: "{value}": a valid label must be an empty '
+                                "string or consist of alphanumeric characters, '-', '_' or '.', and must start and "
+                                "end with an alphanumeric character", f"{field_prefix}.labels"))
+    annotations = meta.get("annotations") or {}
+    if sum(len(str(k)) + len(str(v)) for k, v in annotations.items()) > 256 * 1024:
+        causes.append(cause("FieldValueTooLong", "Too long: must have at most 262144 bytes",
+                            f"{field_prefix}.annotations"))
+    refs = meta.get("ownerReferences") or []
+    controllers = 0
+    for i, ref in enumerate(refs):
+        for required in ("apiVersion", "kind", "name", "uid"):
+            if not ref.get(required):
+                causes.append(cause("FieldValueRequired", "Required value",
+                                    f"{field_prefix}.ownerReferences[{i}].{required}"))
+        controllers += 1 if ref.get("controller") else 0
+    if controllers > 1:
+        causes.append(cause("FieldValueInvalid", "Invalid value: ...: Only one reference can have Controller set "
+                            "to true", f"{field_prefix}.ownerReferences"))
+    return causes
