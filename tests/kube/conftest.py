@@ -1,16 +1,19 @@
-"""Fixtures for runtime tests: a scripted HTTP server (exact answers, for client mechanics), helpers."""
+"""Fixtures for runtime tests: a fresh sandbox API server and a real client of it; a scripted HTTP server
+(exact answers, for client mechanics); helpers."""
 
 from __future__ import annotations
 
 import asyncio
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 from aiohttp import web
 
 from mpi_operator.kube.client import Client
+from mpi_operator.sandbox import Sandbox
 
 
 def unique(prefix: str) -> str:
@@ -81,3 +84,18 @@ async def client(server: tuple[Scripted, str]) -> AsyncIterator[Client]:
         yield c
 
 
+
+
+@pytest.fixture
+async def sandbox() -> AsyncIterator[Sandbox]:
+    """A fresh sandbox API server per test (starts in milliseconds), bookmarks every 0.2 s."""
+    async with Sandbox(port=0, bookmark_interval=0.2) as sb:
+        yield sb
+
+
+@pytest.fixture
+async def kube(sandbox: Sandbox, tmp_path: Path) -> AsyncIterator[Client]:
+    """A client of the sandbox configured the way the operator is: from a kubeconfig file."""
+    path = sandbox.write_kubeconfig(tmp_path / "kubeconfig")
+    async with await Client.connect(kubeconfig=str(path), qps=1000, burst=1000) as client:
+        yield client
