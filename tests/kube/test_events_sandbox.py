@@ -69,3 +69,17 @@ async def test_a_failed_write_is_logged_and_the_next_event_still_goes_out(kube: 
         await recorder.stop()
     assert [e["reason"] for e in await events_about(kube, "after")] == ["Kept"]
     assert recorder.written == 1
+
+
+async def test_many_similar_events_fold_into_one_combined_event(kube: Client) -> None:
+    recorder = EventRecorder(kube)
+    recorder.start()
+    job = {**JOB, "metadata": {**JOB["metadata"], "name": "noisy"}}
+    for i in range(12):
+        recorder.warning(job, "PodFailed", f"pod {i} failed")
+    assert await recorder.flush(5)
+    await recorder.stop()
+    events = await events_about(kube, "noisy")
+    combined = [e for e in events if e["message"].startswith("(combined from similar events): ")]
+    assert len(events) == 10 and len(combined) == 1
+    assert combined[0]["count"] == 3 and combined[0]["message"].endswith("pod 11 failed")
