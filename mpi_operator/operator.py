@@ -1,14 +1,160 @@
-"""Wiring of the running operator: runtime, controller, leader election, HTTP server."""
+"""The running operator: client, CRD check, monitoring server, leader election and the MPIJob controller.
+
+Invariant: only the leader runs workers; losing the lease stops reconciling at once and the process rejoins
+as a follower. SIGTERM/SIGINT: stop taking keys, finish in-flight work within a bound, release the lease,
+close streams, exit 0 (decisions Q35). A second signal exits at once.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
+import os
+import signal
 import sys
 
+from mpi_operator.controller.cache import MPIJOBS
+from mpi_operator.controller.controller import MPIJobController
+from mpi_operator.controller.metrics import ControllerMetrics
+from mpi_operator.controller.options import ControllerOptions
+from mpi_operator.kube.client import Client, ConfigError
+from mpi_operator.kube.errors import ApiError, Forbidden, NotFound, Unauthorized
+from mpi_operator.kube.http import MonitoringServer
+from mpi_operator.kube.leaderelection import LeaderElectionConfig, LeaderElector
+from mpi_operator.kube.logs import configure_logging
+from mpi_operator.kube.metrics import WorkqueueMetrics
 from mpi_operator.settings import OperatorSettings
+
+log = logging.getLogger("mpi_operator")
+LEASE_NAME = "mpi-operator"
+SHUTDOWN_GRACE_SECONDS = 10.0
 
 
 def run_operator(settings: OperatorSettings) -> int:
-    """Run until SIGTERM. Not built yet: the controller lands with issue 5; say so, no fake success."""
-    print("mpi-operator: the operator loop is not built yet (issues 4 and 5); nothing was started.",
-          file=sys.stderr)
-    return 2
+    configure_logging(settings.log_format, settings.log_level)
+    try:
+        return asyncio.run(Operator(settings).run())
+    except KeyboardInterrupt:
+        return 130
+
+
+class Operator:
+    def __init__(self, settings: OperatorSettings) -> None:
+        self.settings = settings
+        self.metrics = ControllerMetrics()
+        self.workqueue_metrics = WorkqueueMetrics()
+        self.monitoring = MonitoringServer()
+        self.controller: MPIJobController | None = None
+        self.stopping = asyncio.Event()
+
+    def options(self) -> ControllerOptions:
+        return ControllerOptions(cluster_domain=self.settings.cluster_domain,
+                                 gang_scheduling=self.settings.gang_scheduling)
+
+    async def run(self) -> int:
+        s = self.settings
+        try:
+            client = await Client.connect(s.kubeconfig, s.master, s.kube_api_qps, s.kube_api_burst)
+        except ConfigError as exc:
+            log.error("cannot build a Kubernetes client: %s", exc)
+            return 1
+        async with client:
+            if not await self._crd_installed(client):
+                return 1
+            self._install_signal_handlers()
+            ports = [p for p in (s.health_port, s.monitoring_port) if p]
+            if ports:
+                await self.monitoring.start(*dict.fromkeys(ports))
+            self.monitoring.add_readiness_check("caches", self._caches_ready)
+            try:
+                await self._serve(client)
+            finally:
+                await self.monitoring.stop()
+        log.info("stopped")
+        return 0
+
+    async def _crd_installed(self, client: Client) -> bool:
+        try:
+            await client.resource(MPIJOBS).list(self.settings.namespace or None, limit=1)
+        except NotFound:
+            log.error("the MPIJob CRD (mpijobs.kubeflow.org) does not exist; install manifests/ first. Exiting")
+            return False
+        except (Unauthorized, Forbidden) as exc:
+            log.error("not allowed to list MPIJobs: %s", exc)
+            return False
+        except ApiError as exc:
+            log.warning("could not check for the MPIJob CRD: %s", exc)
+        return True
+
+    def _caches_ready(self) -> str | None:
+        if self.controller is None:
+            return "not leading (followers are ready to take over)" if self.settings.leader_elect else "starting"
+        missing = [i.name for i in self.controller.caches.all() if not i.has_synced]
+        return f"caches not synced: {', '.join(missing)}" if missing else None
+
+    def _install_signal_handlers(self) -> None:
+        loop = asyncio.get_running_loop()
+
+        def on_signal() -> None:
+            if self.stopping.is_set():
+                log.warning("second signal: exiting at once")
+                os._exit(1)
+            log.info("signal received: shutting down")
+            self.stopping.set()
+
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError):
+                loop.add_signal_handler(sig, on_signal)
+
+    async def _lead(self, client: Client) -> None:
+        s = self.settings
+        self.controller = MPIJobController(
+            client, self.options(), self.metrics, self.workqueue_metrics, namespace=s.namespace,
+            queue_rate=s.controller_queue_rate_limit, queue_burst=s.controller_queue_burst,
+            threadiness=s.threadiness)
+        self.metrics.is_leader.set(1)
+        try:
+            await self.controller.run()
+        finally:
+            self.metrics.is_leader.set(0)
+            await self._drain()
+            self.controller = None
+
+    async def _drain(self) -> None:
+        controller = self.controller
+        if controller is None:
+            return
+        with contextlib.suppress(Exception):
+            await controller.queue.shutdown_with_drain(SHUTDOWN_GRACE_SECONDS)
+
+    async def _serve(self, client: Client) -> None:
+        stop = asyncio.create_task(self.stopping.wait())
+        try:
+            while not self.stopping.is_set():
+                if self.settings.leader_elect:
+                    config = LeaderElectionConfig(
+                        lock_namespace=self.settings.lock_namespace, lock_name=LEASE_NAME,
+                        lease_duration=self.settings.leader_elect_lease_duration,
+                        renew_deadline=self.settings.leader_elect_renew_deadline,
+                        retry_period=self.settings.leader_elect_retry_period)
+                    work = asyncio.create_task(LeaderElector(client, config, lambda: self._lead(client)).run())
+                else:
+                    work = asyncio.create_task(self._lead(client))
+                await asyncio.wait({stop, work}, return_when=asyncio.FIRST_COMPLETED)
+                if not work.done():
+                    work.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await asyncio.wait_for(work, SHUTDOWN_GRACE_SECONDS + 5)
+                if work.done() and not work.cancelled() and work.exception() is not None:
+                    log.error("controller stopped with an error: %r", work.exception())
+                    if not self.settings.leader_elect:
+                        raise SystemExit(1)
+                if not self.stopping.is_set():
+                    log.warning("lost leadership; rejoining as a follower")
+        finally:
+            stop.cancel()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(run_operator(OperatorSettings()))

@@ -76,8 +76,8 @@ class JobConditionType(StrEnum):
     SUCCEEDED = "Succeeded"
     SUSPENDED = "Suspended"
     FAILED = "Failed"
-    # Ours, not upstream's: the spec failed validation (upstream #604). See docs.
-    VALID = "Valid"
+    # Ours, not upstream's (upstream #604): True while the spec fails validation, removed once it is fixed.
+    VALIDATION_FAILED = "ValidationFailed"
 
 
 class ConditionStatus(StrEnum):

@@ -1,0 +1,137 @@
+"""The controller's informers (one per watched kind), their memory-saving transforms, and the mapping of
+every child event to the key of the MPIJob that controls it (a launcher pod through its Job).
+
+Invariant: handlers only enqueue keys; reconciles read these stores and never the API server.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from mpi_operator.api.constants import GROUP, KIND, OPERATOR_NAME, OPERATOR_NAME_LABEL, PLURAL, VERSION
+from mpi_operator.controller import names
+from mpi_operator.controller.options import ControllerOptions, GangScheduler
+from mpi_operator.kube.client import Client
+from mpi_operator.kube.informer import Informer
+from mpi_operator.kube.resource import CONFIGMAPS, JOBS, PODS, SECRETS, SERVICES, ResourceType
+
+JSON = dict[str, Any]
+
+MPIJOBS = ResourceType(GROUP, VERSION, PLURAL, True, KIND)
+VOLCANO_PODGROUPS = ResourceType("scheduling.volcano.sh", "v1beta1", "podgroups", True, "PodGroup")
+SCHEDULER_PLUGINS_PODGROUPS = ResourceType("scheduling.x-k8s.io", "v1alpha1", "podgroups", True, "PodGroup")
+PRIORITYCLASSES = ResourceType("scheduling.k8s.io", "v1", "priorityclasses", False, "PriorityClass")
+
+# Annotations the controller reads on cached objects; the rest is dropped from the cache.
+_KEPT_ANNOTATIONS = (names.TEMPLATE_HASH_ANNOTATION, names.VOLCANO_QUEUE_ANNOTATION)
+
+
+def _slim_metadata(meta: JSON) -> JSON:
+    slim = {k: v for k, v in meta.items() if k not in ("managedFields", "annotations")}
+    annotations = meta.get("annotations") or {}
+    kept = {k: annotations[k] for k in _KEPT_ANNOTATIONS if k in annotations}
+    if kept:
+        slim["annotations"] = kept
+    return slim
+
+
+def slim_pod(pod: JSON) -> JSON:
+    """What reconciles read of a pod: identity, labels, owners, our annotations, phase, reason, conditions."""
+    status = pod.get("status") or {}
+    slim_status = {k: status[k] for k in ("phase", "reason", "message") if k in status}
+    if status.get("conditions"):
+        slim_status["conditions"] = [{"type": c.get("type"), "status": c.get("status")}
+                                     for c in status["conditions"]]
+    return {"apiVersion": pod.get("apiVersion", "v1"), "kind": pod.get("kind", "Pod"),
+            "metadata": _slim_metadata(pod.get("metadata") or {}), "status": slim_status}
+
+
+def slim_object(obj: JSON) -> JSON:
+    """Other kinds keep everything but managedFields (their specs are compared with the desired ones)."""
+    meta = obj.get("metadata") or {}
+    if "managedFields" not in meta:
+        return obj
+    return {**obj, "metadata": {k: v for k, v in meta.items() if k != "managedFields"}}
+
+
+def slim_secret(secret: JSON) -> JSON:
+    """Only the key names of a Secret are ever compared (decisions Q15): key material is not cached."""
+    slim = slim_object(secret)
+    return {**slim, "data": dict.fromkeys(secret.get("data") or {}, "")}
+
+
+@dataclass
+class Caches:
+    mpijobs: Informer
+    pods: Informer
+    jobs: Informer
+    services: Informer
+    configmaps: Informer
+    secrets: Informer
+    podgroups: Informer | None
+    priorityclasses: Informer | None
+
+    @classmethod
+    def build(cls, client: Client, options: ControllerOptions, namespace: str = "",
+              slim: bool = True) -> Caches:
+        ns = namespace or None
+
+        def informer(rtype: ResourceType, transform: Callable[[JSON], JSON] | None) -> Informer:
+            return Informer(client.resource(rtype), namespace=ns, transform=transform if slim else None)
+
+        podgroups = priorityclasses = None
+        if options.gang_scheduler is not GangScheduler.NONE:
+            pg_type = (VOLCANO_PODGROUPS if options.gang_scheduler is GangScheduler.VOLCANO
+                       else SCHEDULER_PLUGINS_PODGROUPS)
+            podgroups = informer(pg_type, slim_object)
+            # decisions Q26: PriorityClasses only with gang scheduling (cluster-scoped).
+            priorityclasses = Informer(client.resource(PRIORITYCLASSES), transform=slim_object if slim else None)
+        return cls(
+            mpijobs=informer(MPIJOBS, slim_object),
+            # Pods: only those the operator or the Job controller made for MPIJobs.
+            pods=Informer(client.resource(PODS), namespace=ns, transform=slim_pod if slim else None,
+                          label_selector=f"{OPERATOR_NAME_LABEL}={OPERATOR_NAME}"),
+            jobs=informer(JOBS, slim_object),
+            services=informer(SERVICES, slim_object),
+            configmaps=informer(CONFIGMAPS, slim_object),
+            secrets=informer(SECRETS, slim_secret),
+            podgroups=podgroups,
+            priorityclasses=priorityclasses,
+        )
+
+    def all(self) -> list[Informer]:
+        found = [self.mpijobs, self.pods, self.jobs, self.services, self.configmaps, self.secrets,
+                 self.podgroups, self.priorityclasses]
+        return [i for i in found if i is not None]
+
+    def children(self) -> list[Informer]:
+        found = [self.pods, self.jobs, self.services, self.configmaps, self.secrets, self.podgroups]
+        return [i for i in found if i is not None]
+
+    def priority_values(self) -> dict[str, int]:
+        if self.priorityclasses is None:
+            return {}
+        return {str(pc["metadata"]["name"]): int(pc.get("value") or 0) for pc in self.priorityclasses.store.list()}
+
+    def owner_key(self, obj: JSON) -> str | None:
+        """The `<ns>/<name>` key of the MPIJob controlling `obj` (through its Job for launcher pods)."""
+        ref = names.controller_reference(obj)
+        namespace = (obj.get("metadata") or {}).get("namespace") or ""
+        if ref is None:
+            return None
+        if ref.get("kind") == "Job" and str(ref.get("apiVersion", "")).startswith("batch/"):
+            job = self.jobs.store.get_by_name(namespace, str(ref.get("name")))
+            if job is None:
+                return None
+            ref = names.controller_reference(job)
+            if ref is None:
+                return None
+        if ref.get("kind") != KIND or ref.get("apiVersion") != f"{GROUP}/{VERSION}":
+            return None
+        key = f"{namespace}/{ref.get('name')}"
+        owner = self.mpijobs.store.get(key)
+        if owner is None or (owner.get("metadata") or {}).get("uid") != ref.get("uid"):
+            return None
+        return key

@@ -1,0 +1,135 @@
+"""The MPIJob controller: informers feed a de-duplicating workqueue through owner-mapping handlers, and
+worker coroutines run `Reconciler.sync` on the keys.
+
+Invariant: watch events enqueue without rate limiting (decisions Q34); only failed syncs back off, so a
+burst of events never delays fresh work. One key is never synced by two workers at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from typing import Any
+
+from mpi_operator.controller.cache import Caches
+from mpi_operator.controller.metrics import CONTROLLER, ControllerMetrics
+from mpi_operator.controller.options import ControllerOptions
+from mpi_operator.controller.reconciler import Reconciler, Requeue, ResourceConflict
+from mpi_operator.kube.client import Client
+from mpi_operator.kube.events import EventRecorder
+from mpi_operator.kube.informer import wait_for_cache_sync
+from mpi_operator.kube.logs import log_context
+from mpi_operator.kube.metrics import WorkqueueMetrics
+from mpi_operator.kube.ratelimit import default_controller_rate_limiter
+from mpi_operator.kube.workqueue import WorkQueue, run_workers
+
+log = logging.getLogger(__name__)
+JSON = dict[str, Any]
+QUEUE_NAME = "MPIJob"
+
+
+def _rv(obj: JSON) -> str:
+    return str((obj.get("metadata") or {}).get("resourceVersion") or "")
+
+
+def _key(obj: JSON) -> str:
+    meta = obj.get("metadata") or {}
+    return f"{meta.get('namespace', '')}/{meta.get('name', '')}"
+
+
+class MPIJobController:
+    def __init__(self, client: Client, options: ControllerOptions, metrics: ControllerMetrics,
+                 workqueue_metrics: WorkqueueMetrics | None = None, namespace: str = "",
+                 queue_rate: float = 10.0, queue_burst: int = 100, threadiness: int = 2,
+                 slim_cache: bool = True) -> None:
+        self.client = client
+        self.options = options
+        self.metrics = metrics
+        self.threadiness = threadiness
+        self.caches = Caches.build(client, options, namespace, slim=slim_cache)
+        self.queue: WorkQueue[str] = WorkQueue(
+            QUEUE_NAME, default_controller_rate_limiter(queue_rate, queue_burst),
+            workqueue_metrics.for_queue(QUEUE_NAME) if workqueue_metrics is not None else None)
+        self.recorder = EventRecorder(client, component="mpi-job-controller")
+        self.reconciler = Reconciler(client, self.caches, self.recorder, options, metrics)
+        self._wire_handlers()
+
+    # --- handlers -------------------------------------------------------------------------------------
+
+    def _wire_handlers(self) -> None:
+        self.caches.mpijobs.add_handler(on_add=self._enqueue_job, on_update=lambda _old, new: self._enqueue_job(new),
+                                        on_delete=self._job_deleted)
+        for informer in self.caches.children():
+            informer.add_handler(on_add=self._enqueue_owner, on_update=self._owner_updated,
+                                 on_delete=self._enqueue_owner)
+
+    def _enqueue_job(self, obj: JSON) -> None:
+        self.queue.add(_key(obj))
+
+    def _job_deleted(self, obj: JSON) -> None:
+        # decisions Q32: the job_info series goes with its MPIJob.
+        meta = obj.get("metadata") or {}
+        with contextlib.suppress(KeyError):
+            self.metrics.job_info.remove(launcher_name_of(meta), meta.get("namespace", ""))
+
+    def _enqueue_owner(self, obj: JSON) -> None:
+        key = self.caches.owner_key(obj)
+        if key is not None:
+            self.queue.add(key)
+
+    def _owner_updated(self, old: JSON, new: JSON) -> None:
+        if _rv(old) == _rv(new):
+            return
+        self._enqueue_owner(new)
+
+    # --- running --------------------------------------------------------------------------------------
+
+    async def run(self, ready: asyncio.Event | None = None) -> None:
+        """Start the caches, wait for their first list, then run the workers until cancelled."""
+        tasks = [informer.start() for informer in self.caches.all()]
+        self.recorder.start()
+        try:
+            await wait_for_cache_sync(self.caches.all())
+            log.info("caches synced; starting workers", extra={"workers": self.threadiness})
+            if ready is not None:
+                ready.set()
+            await run_workers(self.queue, self._sync, self.threadiness, on_error=self._sync_failed)
+        finally:
+            self.queue.shutdown()
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await self.recorder.stop()
+
+    async def _sync(self, key: str) -> float | None:
+        started = time.monotonic()
+        with log_context(mpijob=key):
+            try:
+                await self.reconciler.sync(key)
+            except Requeue as exc:
+                log.debug("requeue", extra={"reason": str(exc)})
+                self.metrics.reconcile_total.labels(CONTROLLER, "requeue").inc()
+                raise
+            except Exception:
+                self.metrics.reconcile_total.labels(CONTROLLER, "error").inc()
+                self.metrics.reconcile_errors.labels(CONTROLLER).inc()
+                raise
+            finally:
+                self.metrics.reconcile_time.labels(CONTROLLER).observe(time.monotonic() - started)
+        self.metrics.reconcile_total.labels(CONTROLLER, "success").inc()
+        return None
+
+    def _sync_failed(self, key: str, exc: BaseException) -> None:
+        if isinstance(exc, Requeue):
+            return
+        if isinstance(exc, ResourceConflict):
+            log.warning("sync blocked by an object we do not control", extra={"mpijob": key, "error": str(exc)})
+            return
+        log.warning("sync failed, retrying", extra={"mpijob": key, "error": repr(exc)})
+
+
+def launcher_name_of(meta: JSON) -> str:
+    return f"{meta.get('name', '')}-launcher"
+
