@@ -56,6 +56,12 @@ def _operator_parser(prog: str) -> argparse.ArgumentParser:
     p.add_argument("--cluster-domain", default="", help="suffix of host names in the hostfile")
     p.add_argument("--leader-elect", action=argparse.BooleanOptionalAction, default=True,
                    help="run leader election on a Lease (default on)")
+    p.add_argument("--leader-elect-lease-duration", type=float, default=15.0,
+                   help="seconds a follower waits before taking over a lease that is not renewed")
+    p.add_argument("--leader-elect-renew-deadline", type=float, default=10.0,
+                   help="seconds the leader keeps trying to renew before it steps down")
+    p.add_argument("--leader-elect-retry-period", type=float, default=2.0,
+                   help="seconds between tries to acquire or renew the lease")
     p.add_argument("--health-port", type=int, default=8080, help="port of /healthz and /readyz; 0 disables")
     p.add_argument("--log-format", choices=("text", "json"), default="text")
     p.add_argument("--log-level", default="INFO")
@@ -123,9 +129,9 @@ def cmd_sandbox(argv: Sequence[str]) -> int:
 
 
 def cmd_demo(argv: Sequence[str]) -> int:
-    print("mpi-operator demo: not built yet: the demo needs the sandbox and the controller (issues 3-5).",
-          file=sys.stderr)
-    return 2
+    from mpi_operator.demo import main as demo_main
+
+    return demo_main(argv)
 
 
 COMMANDS = {"run": cmd_run, "validate": cmd_validate, "crd": cmd_crd, "render": cmd_render,

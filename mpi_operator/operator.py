@@ -133,8 +133,11 @@ class Operator:
         try:
             while not self.stopping.is_set():
                 if self.settings.leader_elect:
-                    config = LeaderElectionConfig(lock_namespace=self.settings.lock_namespace,
-                                                  lock_name=LEASE_NAME)
+                    config = LeaderElectionConfig(
+                        lock_namespace=self.settings.lock_namespace, lock_name=LEASE_NAME,
+                        lease_duration=self.settings.leader_elect_lease_duration,
+                        renew_deadline=self.settings.leader_elect_renew_deadline,
+                        retry_period=self.settings.leader_elect_retry_period)
                     work = asyncio.create_task(LeaderElector(client, config, lambda: self._lead(client)).run())
                 else:
                     work = asyncio.create_task(self._lead(client))

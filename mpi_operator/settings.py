@@ -26,6 +26,9 @@ class OperatorSettings(BaseModel):
     cluster_domain: str = ""
     # Beyond upstream.
     leader_elect: bool = True
+    leader_elect_lease_duration: float = Field(default=15.0, gt=0)
+    leader_elect_renew_deadline: float = Field(default=10.0, gt=0)
+    leader_elect_retry_period: float = Field(default=2.0, gt=0)
     health_port: int = Field(default=8080, ge=0, le=65535)
     log_format: Literal["text", "json"] = "text"
     log_level: str = "INFO"
