@@ -82,7 +82,8 @@ class Cluster:
                         tb: TracebackType | None) -> None:
         await self.stop()
 
-    def evict(self, namespace: str, name: str, message: str = "The node was low on resource: memory. ") -> Any:
+    def evict(self, namespace: str, name: str,
+              message: str = "The node was low on resource: memory. ") -> dict[str, Any]:
         """Node-pressure eviction of one pod (phase Failed, reason Evicted, DisruptionTarget TerminationByKubelet)."""
         if self.kubelet is None:
             raise RuntimeError("eviction needs the simulated kubelet")
