@@ -492,7 +492,7 @@ class Store:
                 new.pop("status", None)
             else:
                 new["status"] = status
-            causes: builtins.list[dict[str, Any]] = []
+            causes: builtins.list[dict[str, Any]] = strategies.on_status_update(info.key, new, old)
             if info.custom:
                 causes += custom.prepare(info, new, old, opts)
         elif subresource is not None:
