@@ -169,7 +169,7 @@ async def test_delete_cascade_foreground_waits_for_dependents(sandbox: Sandbox, 
     await http.post("/api/v1/namespaces/default/pods", {"metadata": {"name": pod, "ownerReferences": [{
         "apiVersion": "batch/v1", "kind": "Job", "name": name, "uid": job["metadata"]["uid"], "controller": True,
         "blockOwnerDeletion": True}]}, "spec": {"containers": [{"name": "c", "image": "b"}]}})
-    code, out, err = await kubectl(sandbox, kube_home, "delete", "job", name, "--cascade=foreground")
+    code, _out, err = await kubectl(sandbox, kube_home, "delete", "job", name, "--cascade=foreground")
     assert code == 0, err
     assert (await http.get(f"/api/v1/namespaces/default/pods/{pod}")).status == 404
     assert (await http.get(f"/apis/batch/v1/namespaces/default/jobs/{name}")).status == 404
