@@ -308,3 +308,12 @@ async def test_job_status_terminal_conditions_cannot_be_undone(http: Http) -> No
     assert r.status == 200, r.body
     r = await http.patch(f"{JOBS}/{name}/status", {"status": {"conditions": None}})
     assert r.status == 422
+
+
+async def test_dry_run_persists_nothing(http: Http, sandbox: Sandbox) -> None:
+    before = sandbox.store.resource_version
+    name = unique("dry")
+    r = await http.post(f"{CM}?dryRun=All", {"metadata": {"name": name}})
+    assert r.status == 201 and r.body["metadata"]["name"] == name
+    assert (await http.get(f"{CM}/{name}")).status == 404
+    assert sandbox.store.resource_version == before
