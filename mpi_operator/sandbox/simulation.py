@@ -2,7 +2,8 @@
 
 `Sandbox(simulation=SimulationOptions(...))` tunes or switches off its parts; the built `Cluster` is also
 published as `sandbox.cluster` (for `sandbox.cluster.evict(...)` and the kubelet/Job controller objects), and
-node-pressure eviction is served at `POST /debug/evict?namespace=NS&name=POD`.
+node-pressure eviction is served at `POST /debug/evict?namespace=NS&name=POD`; `kubectl logs` answers from
+`kubelet.pod_logs`.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from typing import Any
 
 from mpi_operator.sandbox import debug
 from mpi_operator.sandbox.cluster import Cluster, SimulationOptions
+from mpi_operator.sandbox.kubelet import pod_logs
 
 
 def build_simulators(sandbox: Any) -> list[Cluster]:
@@ -19,4 +21,6 @@ def build_simulators(sandbox: Any) -> list[Cluster]:
     sandbox.cluster = cluster
     if cluster.kubelet is not None:
         sandbox.server.debug_handlers["/debug/evict"] = debug.evict_endpoint(cluster.evict)
+        if sandbox.server.log_hook is None:
+            sandbox.server.log_hook = pod_logs
     return [cluster]
