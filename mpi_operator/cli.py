@@ -117,8 +117,9 @@ def cmd_crd(argv: Sequence[str]) -> int:
 
 
 def cmd_render(argv: Sequence[str]) -> int:
-    print("mpi-operator render: not built yet (the controller's builders land with issue 5).", file=sys.stderr)
-    return 2
+    from mpi_operator.render import main as render_main
+
+    return render_main(argv)
 
 
 def cmd_sandbox(argv: Sequence[str]) -> int:

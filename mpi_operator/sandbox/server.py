@@ -120,7 +120,9 @@ class ApiServer:
             group, version, rest = parts[1], parts[2], parts[3:]
         route = self._route(request, group, version, rest)
         ns_label = route.namespace or ""
-        self.requests.record(route.verb, route.info.key, ns_label, client_id(request.headers.get("User-Agent", "")))
+        # Subresources are accounted apart (`jobs.batch/status`): RBAC grants them apart.
+        accounted = route.info.key + (f"/{route.subresource}" if route.subresource else "")
+        self.requests.record(route.verb, accounted, ns_label, client_id(request.headers.get("User-Agent", "")))
         await self.faults.before_request(route.verb, route.info.key)
         return await self._serve(request, route)
 
