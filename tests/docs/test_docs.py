@@ -130,7 +130,7 @@ def test_flag_table_names_only_real_flags() -> None:
 
 def test_mkdocs_builds_strict(tmp_path: Path) -> None:
     """mkdocs.yml turns docs/ into a site with no warning (broken links, anchors, pages left out of nav)."""
-    result = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--quiet", "--site-dir",
+    result = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir",
                              str(tmp_path / "site")], cwd=REPO, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "site" / "index.html").is_file()
