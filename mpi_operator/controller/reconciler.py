@@ -39,6 +39,10 @@ JSON = dict[str, Any]
 WORKER_CREATE_CONCURRENCY = 16
 REASON_INVALID_SPEC = "ValidationError"
 REASON_TEMPLATE_CHANGE_DEFERRED = "LauncherTemplateChangeDeferred"
+# decisions Q13: True while the running launcher Job was built from an older Launcher template.
+CONDITION_TEMPLATE_CHANGE_DEFERRED = "LauncherTemplateChangeDeferred"
+MESSAGE_TEMPLATE_CHANGE_DEFERRED = ("The Launcher template changed while the launcher is running; the change "
+                                    "applies to the next run of this MPIJob")
 STATUS_CONFLICT_RETRIES = 3
 
 
@@ -126,6 +130,7 @@ class Reconciler:
 
         launcher_job = self._controlled(self.caches.jobs, job, names.launcher_name(job), "Job")
         done = launcher.is_launcher_done(launcher_job)
+        pending: list[job_status.Transition] = []
         workers: list[JSON] = []
         suspended = spec.is_suspended(job)
         if not done:
@@ -141,7 +146,7 @@ class Reconciler:
                         or (worker.all_ready(workers) and len(workers) == spec.worker_replicas(job))):
                     launcher_job = await self._create_launcher(cached, job)
             else:
-                launcher_job = await self._sync_launcher(cached, job, launcher_job, workers)
+                launcher_job = await self._sync_launcher(job, launcher_job, workers, status, pending)
         if suspended:
             await self._clean_up_workers(job, policy_override=None)
 
@@ -156,7 +161,7 @@ class Reconciler:
         if update.launcher_seen:
             self.metrics.job_info.labels(launcher=names.launcher_name(job), namespace=job.namespace).set(1)
         await self._write_status(cached, update.status)
-        for transition in update.transitions:
+        for transition in [*pending, *update.transitions]:
             self.recorder.record(cached, transition.event_type, transition.reason, transition.message)
             self._count(transition, update.status)
 
@@ -354,7 +359,10 @@ class Reconciler:
                                   launcher.RESTART_POLICY_WARNING_MESSAGE)
         return created
 
-    async def _sync_launcher(self, cached: JSON, job: MPIJob, existing: JSON, workers: list[JSON]) -> JSON | None:
+    async def _sync_launcher(self, job: MPIJob, existing: JSON, workers: list[JSON], status: JSON,
+                             pending: list[job_status.Transition]) -> JSON | None:
+        """Replace or defer a launcher template change, then suspend or resume the launcher Job. A deferral
+        sets a condition in `status` and queues its Warning in `pending` once, on the transition."""
         suspended = spec.is_suspended(job)
         launcher_suspended = bool((existing.get("spec") or {}).get("suspend"))
         build = launcher.desired_launcher_job(job, self.options)
@@ -364,9 +372,13 @@ class Reconciler:
             await self._delete_launcher(existing)
             raise Requeue("launcher Job replaced after a template change")
         if change is launcher.TemplateChange.DEFERRED:
-            self.recorder.warning(cached, REASON_TEMPLATE_CHANGE_DEFERRED,
-                                  "The Launcher template changed while the launcher is running; the change "
-                                  "applies to the next run of this MPIJob")
+            if conditions.get_condition(status, CONDITION_TEMPLATE_CHANGE_DEFERRED) is None:
+                conditions.set_condition(status, CONDITION_TEMPLATE_CHANGE_DEFERRED, ConditionStatus.TRUE,
+                                         REASON_TEMPLATE_CHANGE_DEFERRED, MESSAGE_TEMPLATE_CHANGE_DEFERRED, self.now())
+                pending.append(job_status.Transition("Warning", REASON_TEMPLATE_CHANGE_DEFERRED,
+                                                     MESSAGE_TEMPLATE_CHANGE_DEFERRED))
+        else:
+            conditions.remove_condition(status, CONDITION_TEMPLATE_CHANGE_DEFERRED)
         if not suspended and launcher_suspended:
             if spec.waits_for_workers_ready(job) and not (
                     worker.all_ready(workers) and len(workers) == spec.worker_replicas(job)):

@@ -106,3 +106,19 @@ def replica_status(env: Env, ns: str, name: str, replica_type: str) -> JSON | No
     """`status.replicaStatuses[replica_type]` of the MPIJob, None while absent."""
     statuses = ((mpijob(env, ns, name).get("status") or {}).get("replicaStatuses") or {})
     return statuses.get(replica_type)
+
+
+def kubelet_removes(env: Env, ns: str, name: str) -> None:
+    """The kubelet finishing a pod's graceful deletion: the object goes (no-op if already gone)."""
+    if env.get("pods", ns, name) is not None:
+        env.sb.store.delete("pods", ns, name, {"gracePeriodSeconds": 0})
+
+
+def gone_or_terminating(env: Env, ns: str, name: str) -> bool:
+    pod = env.get("pods", ns, name)
+    return pod is None or bool(pod["metadata"].get("deletionTimestamp"))
+
+
+def live(env: Env, ns: str, name: str) -> bool:
+    """The pod exists and is not being deleted."""
+    return not gone_or_terminating(env, ns, name)

@@ -16,6 +16,7 @@ from tests.controller_it.cluster_stand_in import (
     create_launcher_pod,
     events,
     fail_launcher,
+    gone_or_terminating,
     mpijob,
     replica_status,
     set_pod_phase,
@@ -25,11 +26,6 @@ from tests.controller_it.cluster_stand_in import (
 from tests.controller_it.conftest import MPIJOBS, Env, example
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
-
-
-def gone_or_terminating(env: Env, ns: str, name: str) -> bool:
-    pod = env.get("pods", ns, name)
-    return pod is None or bool(pod["metadata"].get("deletionTimestamp"))
 
 
 async def started_job(env: Env, policy: str) -> str:
