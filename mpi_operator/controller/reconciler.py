@@ -218,11 +218,24 @@ class Reconciler:
         return {"apiVersion": MPIJOBS.api_version, "kind": MPIJOBS.kind, "metadata": job.metadata}
 
     async def _create(self, resource: Resource, informer: Informer, obj: JSON) -> JSON | None:
-        """Create; an AlreadyExists from a stale cache is not a failure (decisions Q36): retry the sync."""
+        """Create; an AlreadyExists from a stale cache is not a failure (decisions Q36): retry the sync. But the
+        pod cache holds only our labelled pods, so a foreign pod of that name is invisible to it: on
+        AlreadyExists, read the object once and report it as not ours when it is not."""
+        meta = obj["metadata"]
         try:
             created = await resource.create(obj)
         except AlreadyExists as exc:
-            raise Requeue(f"{resource.type.plural} {obj['metadata']['name']} exists already") from exc
+            with contextlib.suppress(NotFound):
+                current = await resource.get(meta["name"], meta["namespace"])
+                owner = names.controller_reference(obj) or {}
+                if not names.is_controlled_by(current, str(owner.get("uid"))):
+                    message = events.resource_exists_message(meta["name"], resource.type.kind)
+                    job_ref = {"apiVersion": MPIJOBS.api_version, "kind": MPIJOBS.kind,
+                               "metadata": {"name": owner.get("name"), "namespace": meta["namespace"],
+                                            "uid": owner.get("uid")}}
+                    self.recorder.warning(job_ref, events.REASON_RESOURCE_EXISTS, message)
+                    raise ResourceConflict(message) from exc
+            raise Requeue(f"{resource.type.plural} {meta['name']} exists already") from exc
         remember(informer, created)
         return created
 
@@ -309,7 +322,7 @@ class Reconciler:
             async with semaphore:
                 try:
                     result[index] = await self._create(self.pods, self.caches.pods, pod)
-                except Requeue:
+                except (Requeue, ResourceConflict):
                     raise
                 except Exception as exc:
                     self.recorder.warning(self._job_ref(job), events.REASON_CREATE_FAILED,
@@ -349,7 +362,7 @@ class Reconciler:
         build = launcher.desired_launcher_job(job, self.options)
         try:
             created = await self._create(self.jobs, self.caches.jobs, build.job)
-        except Requeue:
+        except (Requeue, ResourceConflict):
             raise
         except Exception as exc:
             self.recorder.warning(cached, events.REASON_CREATE_FAILED, events.launcher_create_failed_message(exc))
