@@ -104,6 +104,8 @@ class Reconciler:
             return
         cached = self.caches.mpijobs.store.get(key)
         if cached is None:
+            namespace, name = key.split("/")
+            await self._release_orphaned_launcher(namespace, name, live_uid=None)
             return
         job, parse_errors = parse_mpijob(cached)
         if job is None:
@@ -120,6 +122,7 @@ class Reconciler:
             await self._invalid(cached, errors)
             return
 
+        await self._release_orphaned_launcher(job.namespace, job.name, live_uid=names.job_uid(job))
         status: JSON = copy.deepcopy(cached.get("status") or {})
         if conditions.get_condition(status, JobConditionType.VALIDATION_FAILED) is not None:
             conditions.remove_condition(status, JobConditionType.VALIDATION_FAILED)
@@ -196,11 +199,26 @@ class Reconciler:
             return
         if not launcher.launcher_finalizer_releasable(existing, status or {}, deleting):
             return
-        finalizers = [f for f in existing["metadata"].get("finalizers") or [] if f != names.LAUNCHER_FINALIZER]
-        patch = {"metadata": {"finalizers": finalizers or None,
-                              "resourceVersion": existing["metadata"].get("resourceVersion")}}
+        await self._remove_launcher_finalizer(existing)
+
+    async def _release_orphaned_launcher(self, namespace: str, name: str, live_uid: str | None) -> None:
+        """decisions Q31: a launcher Job whose MPIJob is gone (deleted with background propagation, or replaced
+        by a new MPIJob of the same name) must not be held by our finalizer: garbage collection could never
+        remove it, and a new MPIJob of that name would wait for it forever."""
+        existing = self.caches.jobs.store.get_by_name(namespace, f"{name}-launcher")
+        if existing is None or not launcher.has_launcher_finalizer(existing):
+            return
+        ref = names.controller_reference(existing)
+        if ref is None or ref.get("kind") != MPIJOBS.kind or ref.get("uid") == live_uid:
+            return
+        await self._remove_launcher_finalizer(existing)
+
+    async def _remove_launcher_finalizer(self, existing: JSON) -> None:
+        meta = existing["metadata"]
+        finalizers = [f for f in meta.get("finalizers") or [] if f != names.LAUNCHER_FINALIZER]
+        patch = {"metadata": {"finalizers": finalizers or None, "resourceVersion": meta.get("resourceVersion")}}
         with contextlib.suppress(NotFound):
-            remember(self.caches.jobs, await self.jobs.patch(existing["metadata"]["name"], patch, job.namespace))
+            remember(self.caches.jobs, await self.jobs.patch(meta["name"], patch, meta["namespace"]))
 
     # --- ownership ------------------------------------------------------------------------------------
 
