@@ -122,3 +122,18 @@ def gone_or_terminating(env: Env, ns: str, name: str) -> bool:
 def live(env: Env, ns: str, name: str) -> bool:
     """The pod exists and is not being deleted."""
     return not gone_or_terminating(env, ns, name)
+
+
+def counter(env: Env, name: str) -> float:
+    """The value of one of the controller's unlabelled counters (`jobs_created`, `jobs_successful`, ...)."""
+    metric = getattr(env.controller.metrics, name)
+    return float(sum(s.value for m in metric.collect() for s in m.samples if s.name.endswith("_total")))
+
+
+def job_info(env: Env, ns: str, launcher: str) -> float | None:
+    """`mpi_operator_job_info{launcher, namespace}`, None when the series does not exist."""
+    for m in env.controller.metrics.job_info.collect():
+        for s in m.samples:
+            if s.labels == {"launcher": launcher, "namespace": ns}:
+                return float(s.value)
+    return None

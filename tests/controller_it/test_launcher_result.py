@@ -13,10 +13,12 @@ from tests.controller_it.cluster_stand_in import (
     JOBS,
     complete_launcher,
     condition,
+    counter,
     create_launcher_pod,
     events,
     fail_launcher,
     gone_or_terminating,
+    job_info,
     mpijob,
     replica_status,
     set_pod_phase,
@@ -51,6 +53,7 @@ async def started_job(env: Env, policy: str) -> str:
 async def test_launcher_success_succeeds_the_job_and_cleans_per_policy(env: Env, policy: str, deleted: list[str],
                                                                       kept: list[str]) -> None:
     ns = await started_job(env, policy)
+    successful = counter(env, "jobs_successful")
     completion = complete_launcher(env, ns, "pi-launcher")
 
     done = await env.eventually(lambda: condition(mpijob(env, ns, "pi"), "Succeeded") and mpijob(env, ns, "pi"),
@@ -73,6 +76,8 @@ async def test_launcher_success_succeeds_the_job_and_cleans_per_policy(env: Env,
     final = mpijob(env, ns, "pi")
     assert final["status"]["replicaStatuses"]["Worker"] == {}
     assert len(events(env, ns, "MPIJobSucceeded")) == 1
+    assert counter(env, "jobs_successful") == successful + 1
+    assert job_info(env, ns, "pi-launcher") == 1
 
 
 async def test_launcher_finalizer_is_kept_until_the_result_is_recorded(env: Env) -> None:
@@ -97,6 +102,7 @@ async def test_backoff_limit_exceeded_names_the_newest_failed_launcher_pod(env: 
                          what="launcher status seen")
     assert condition(mpijob(env, ns, "pi"), "Failed") is None  # failed pods alone do not fail the MPIJob
 
+    failed_before = counter(env, "jobs_failed")
     fail_launcher(env, ns, "pi-launcher", "BackoffLimitExceeded", "Job has reached the specified backoff limit",
                   failed=2)
     done = await env.eventually(lambda: condition(mpijob(env, ns, "pi"), "Failed") and mpijob(env, ns, "pi"),
@@ -114,6 +120,7 @@ async def test_backoff_limit_exceeded_names_the_newest_failed_launcher_pod(env: 
                                     what="failure event")
     assert warnings[0]["type"] == "Warning"
     assert warnings[0]["message"] == "Job has reached the specified backoff limit: second message"
+    assert counter(env, "jobs_failed") == failed_before + 1
     # cleanPodPolicy Running: the still-Pending workers go.
     await env.eventually(lambda: all(gone_or_terminating(env, ns, f"pi-worker-{i}") for i in range(2)),
                          what="pending workers deleted")
