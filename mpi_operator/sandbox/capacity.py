@@ -24,6 +24,10 @@ PATH = f"/api/v1/namespaces/{NAMESPACE}/configmaps"
 async def _writer(url: str, count: int, prefix: str, concurrency: int) -> None:
     payload = {"k": "v" * 200}
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency)) as session:
+        # Start together: report ready, then wait for the parent's "go" line (process start-up is not measured).
+        print("ready", flush=True)
+        await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
+
         async def worker(offset: int) -> None:
             for i in range(offset, count, concurrency):
                 body = orjson.dumps({"metadata": {"name": f"{prefix}-{i}", "labels": {"bench": "1"}},
@@ -68,8 +72,15 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-async def _run(*args: str, stdout: int = asyncio.subprocess.DEVNULL) -> asyncio.subprocess.Process:
-    return await asyncio.create_subprocess_exec(sys.executable, "-m", *args, stdout=stdout)
+async def _run(*args: str, stdout: int = asyncio.subprocess.DEVNULL,
+               stdin: int | None = None) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(sys.executable, "-m", *args, stdout=stdout, stdin=stdin)
+
+
+async def _ready(proc: asyncio.subprocess.Process) -> None:
+    assert proc.stdout is not None
+    if (await asyncio.wait_for(proc.stdout.readline(), 30)).strip() != b"ready":
+        raise RuntimeError("a capacity client process failed to start")
 
 
 async def measure(writes: int = 6000, writer_processes: int = 2, watchers: int = 10,
@@ -97,12 +108,17 @@ async def measure(writes: int = 6000, writer_processes: int = 2, watchers: int =
         if watchers:
             watcher_proc = await _run("mpi_operator.sandbox.capacity", "watch", url, rv, str(total), str(watchers),
                                       stdout=asyncio.subprocess.PIPE)
-            assert watcher_proc.stdout is not None
-            if (await asyncio.wait_for(watcher_proc.stdout.readline(), 30)).strip() != b"ready":
-                raise RuntimeError("watcher process failed to start")
-        started = time.monotonic()
+            await _ready(watcher_proc)
         writers = [await _run("mpi_operator.sandbox.capacity", "write", url, str(per_writer), f"w{i}",
-                              str(concurrency)) for i in range(writer_processes)]
+                              str(concurrency), stdout=asyncio.subprocess.PIPE, stdin=asyncio.subprocess.PIPE)
+                   for i in range(writer_processes)]
+        for w in writers:
+            await _ready(w)
+        started = time.monotonic()
+        for w in writers:
+            assert w.stdin is not None
+            w.stdin.write(b"go\n")
+            await w.stdin.drain()
         codes = [await w.wait() for w in writers]
         elapsed = time.monotonic() - started
         if any(codes):
