@@ -163,10 +163,10 @@ current-context: ctx
 
 async def test_a_derived_client_has_its_own_limiter_and_session(server: tuple[Scripted, str]) -> None:
     _, url = server
-    async with await Client.connect(master=url, qps=1, burst=1) as base:
-        async with base.derive(qps=1000, burst=1000, user_agent="leader-election") as derived:
-            assert derived.limiter is not base.limiter and derived.host == base.host
-            await base.resource(CONFIGMAPS).get("x", "default")  # spends the base client's only token
-            start = time.monotonic()
-            await asyncio.gather(*(derived.resource(CONFIGMAPS).get("x", "default") for _ in range(5)))
-            assert time.monotonic() - start < 0.5
+    base = await Client.connect(master=url, qps=1, burst=1)
+    async with base, base.derive(qps=1000, burst=1000, user_agent="leader-election") as derived:
+        assert derived.limiter is not base.limiter and derived.host == base.host
+        await base.resource(CONFIGMAPS).get("x", "default")  # spends the base client's only token
+        start = time.monotonic()
+        await asyncio.gather(*(derived.resource(CONFIGMAPS).get("x", "default") for _ in range(5)))
+        assert time.monotonic() - start < 0.5
