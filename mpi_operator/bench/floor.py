@@ -16,7 +16,7 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
-from mpi_operator.api.constants import JOB_NAME_LABEL, OPERATOR_NAME, OPERATOR_NAME_LABEL
+from mpi_operator.api.constants import JOB_NAME_LABEL, KIND, OPERATOR_NAME, OPERATOR_NAME_LABEL
 from mpi_operator.api.defaults import apply_defaults
 from mpi_operator.api.types import MPIJob
 from mpi_operator.api.validation import parse_mpijob
@@ -25,6 +25,7 @@ from mpi_operator.controller.cache import MPIJOBS
 from mpi_operator.controller.options import ControllerOptions
 from mpi_operator.kube.client import Client, load_configuration
 from mpi_operator.kube.informer import Informer, wait_for_cache_sync
+from mpi_operator.kube.logs import configure_logging
 from mpi_operator.kube.resource import CONFIGMAPS, JOBS, PODS, SECRETS, SERVICES
 
 JSON = dict[str, Any]
@@ -56,6 +57,7 @@ class Floor:
         self.queue: asyncio.Queue[str] = asyncio.Queue()
         self.stage: dict[str, str] = {}  # job key -> last stage written: created, running, succeeded
         self.parsed: dict[str, MPIJob] = {}
+        self.conditions: dict[str, list[JSON]] = {}  # what the floor wrote: a merge patch replaces the list
 
     def informers(self) -> list[Informer]:
         return [self.mpijobs, self.pods, self.jobs] if self.lifecycle else [self.mpijobs]
@@ -76,8 +78,11 @@ class Floor:
         self.queue.put_nowait(key)
 
     def _child_changed(self, obj: JSON) -> None:
+        # The launcher Job is controlled by the MPIJob; pods carry the job-name label (launcher pods too).
         meta = obj.get("metadata") or {}
-        job_name = (meta.get("labels") or {}).get(JOB_NAME_LABEL)
+        ref = names.controller_reference(obj)
+        job_name = ref.get("name") if ref and ref.get("kind") == KIND else (meta.get("labels") or {}).get(
+            JOB_NAME_LABEL)
         if job_name:
             self._enqueue(f"{meta.get('namespace')}/{job_name}")
 
@@ -121,8 +126,9 @@ class Floor:
             (JOBS, launcher_job),
         ]
         await asyncio.gather(*[self.client.resource(rtype).create(body) for rtype, body in children])
-        status = {"conditions": [_condition("Created", "MPIJobCreated", f"MPIJob {key} is created.")],
-                  "startTime": _now(), "replicaStatuses": {"Launcher": {}, "Worker": {}}}
+        self.conditions[key] = [_condition("Created", "MPIJobCreated", f"MPIJob {key} is created.")]
+        status = {"conditions": self.conditions[key], "startTime": _now(),
+                  "replicaStatuses": {"Launcher": {}, "Worker": {}}}
         await self.client.resource(MPIJOBS).patch_status(job.name, {"status": status}, job.namespace)
 
     def _workers(self, job: MPIJob) -> list[JSON]:
@@ -149,7 +155,9 @@ class Floor:
         await self.client.resource(CONFIGMAPS).patch(desired["metadata"]["name"], {"data": desired["data"]},
                                                      job.namespace)
         workers = spec.worker_replicas(job)
-        status = {"conditions": [_condition("Running", "MPIJobRunning", f"MPIJob {key} is running.")],
+        self.conditions[key] = [*self.conditions[key],
+                                _condition("Running", "MPIJobRunning", f"MPIJob {key} is running.")]
+        status = {"conditions": self.conditions[key],
                   "replicaStatuses": {"Launcher": {"active": 1}, "Worker": {"active": workers}}}
         await self.client.resource(MPIJOBS).patch_status(job.name, {"status": status}, job.namespace)
 
@@ -157,9 +165,7 @@ class Floor:
         job = self.parsed[key]
         pods = self.client.resource(PODS)
         await asyncio.gather(*[pods.delete(p["metadata"]["name"], job.namespace) for p in self._workers(job)])
-        # A merge patch replaces the conditions list: send the whole list, as the operator does.
-        cached = self.mpijobs.store.get(key) or {}
-        conditions = [c for c in (cached.get("status") or {}).get("conditions") or [] if c.get("type") != "Running"]
+        conditions = [c for c in self.conditions[key] if c["type"] != "Running"]
         conditions += [{**_condition("Running", "MPIJobRunning", f"MPIJob {key} is running."), "status": "False"},
                        _condition("Succeeded", "MPIJobSucceeded", f"MPIJob {key} successfully completed.")]
         status = {"conditions": conditions, "completionTime": _now(),
@@ -168,6 +174,7 @@ class Floor:
 
 
 async def _main(args: argparse.Namespace) -> None:
+    configure_logging("text", "WARNING")
     cfg = await load_configuration(args.kubeconfig)
     client = Client(cfg, qps=1e9, burst=10**9, user_agent=FLOOR_USER_AGENT)
     try:

@@ -1,38 +1,27 @@
-"""The sandbox's simulated kubelet and Job controller, when this checkout has them (they land separately).
+"""The sandbox's simulated kubelet and Job controller for the benchmark: worker pods go Running, launcher pods
+run for `LAUNCHER_RUN_SECONDS` and their Jobs complete. Scheduling and start delays are 0 (issue 7).
 
-Without them pods never run and launcher Jobs never finish, so the benchmark measures up to "all children
-created" and reports the Running/Succeeded stages as not measured.
+Disabled (`--no-simulation`), pods never run and launcher Jobs never finish: the benchmark then measures up to
+"all children created" and reports the Running/Succeeded stages as not measured.
 """
 
 from __future__ import annotations
 
 import contextlib
-import importlib
 from collections.abc import AsyncIterator
-from typing import Any
 
+from mpi_operator.sandbox.cluster import Cluster, KubeletOptions
 from mpi_operator.sandbox.store import Store
 
-# Seconds the launcher pod runs once started; the kubelet's scheduling and start delays are 0 (issue 7).
 LAUNCHER_RUN_SECONDS = 1.0
 
 
-def available() -> bool:
-    try:
-        importlib.import_module("mpi_operator.sandbox.cluster")
-    except ImportError:
-        return False
-    return True
-
-
 @contextlib.asynccontextmanager
-async def simulated_cluster(store: Store, enabled: bool = True) -> AsyncIterator[Any]:
-    """The Cluster attached to `store` (kubelet delays 0), or None when disabled or not available."""
-    if not enabled or not available():
+async def simulated_cluster(store: Store, enabled: bool = True) -> AsyncIterator[Cluster | None]:
+    if not enabled:
         yield None
         return
-    cluster_mod: Any = importlib.import_module("mpi_operator.sandbox.cluster")
-    kubelet = cluster_mod.KubeletOptions(schedule_delay=0.0, start_delay=0.0, run_seconds=LAUNCHER_RUN_SECONDS,
-                                         termination_seconds=0.0)
-    async with cluster_mod.Cluster(store, kubelet=kubelet) as cluster:
+    kubelet = KubeletOptions(schedule_delay=0.0, start_delay=0.0, run_seconds=LAUNCHER_RUN_SECONDS,
+                             termination_seconds=0.0)
+    async with Cluster(store, kubelet=kubelet) as cluster:
         yield cluster
