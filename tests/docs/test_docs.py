@@ -165,6 +165,7 @@ def test_every_event_reason_and_condition_type_is_in_troubleshooting() -> None:
                if isinstance(value, str) and (name.startswith("REASON_") or name.endswith("_WARNING_REASON"))}
     assert len(reasons) >= 10, reasons
     types = {t.value for t in JobConditionType if t is not JobConditionType.RESTARTING}
+    types |= {value for name, value in vars(reconciler).items() if name.startswith("CONDITION_")}
     text = (DOCS / "troubleshooting.md").read_text()
     missing = sorted(word for word in reasons | types if f"`{word}" not in text)
     assert not missing, f"troubleshooting.md does not mention {missing}"
