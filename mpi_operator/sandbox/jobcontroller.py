@@ -451,7 +451,6 @@ class _JobSync:
         ctl, job = self.ctl, self.job
         self._classify()
         outcome = self._outcome()
-        conditions: list[Obj] = self.status.setdefault("conditions", [])
         if outcome is not None:
             interim = outcome[0]
             if _condition(self.status, interim) is None:
@@ -465,7 +464,7 @@ class _JobSync:
                     self.uncounted_failed.append(pod["metadata"]["uid"])
                 self.to_release.append(pod)
         else:
-            self._manage_pods(conditions)
+            self._manage_pods()
         self._record_uncounted()
         for pod in self.to_release:
             ctl._release(pod)
@@ -489,7 +488,7 @@ class _JobSync:
         conditions.append({"type": type_, "status": status, "lastProbeTime": self.now,
                            "lastTransitionTime": self.now, "reason": reason, "message": message})
 
-    def _manage_pods(self, conditions: list[Obj]) -> None:
+    def _manage_pods(self) -> None:
         ctl, job = self.ctl, self.job
         if self.spec.get("suspend"):
             # Suspension deletes active pods without counting them: the finalizer goes first.
