@@ -59,10 +59,19 @@ async def serve(ns: argparse.Namespace) -> int:
     return 0
 
 
+def _run(ns: argparse.Namespace) -> int:
+    """Serve on uvloop when it is installed (about twice the request rate of the default loop)."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(serve(ns))
+    return int(uvloop.run(serve(ns)))
+
+
 def main(argv: Sequence[str]) -> int:
     ns = parser().parse_args(list(argv))
     try:
-        return asyncio.run(serve(ns))
+        return _run(ns)
     except ValueError as e:
         print(f"mpi-operator sandbox: {e}", file=sys.stderr)
         return 2

@@ -198,6 +198,10 @@ class Store:
         self._watchers.setdefault(info.key, set()).add(w)
         return w
 
+    def watch_count(self, resource: str | ResourceInfo) -> int:
+        """Open watches on a resource (tests wait on it before changing what a client watches)."""
+        return len(self._watchers.get(self.info(resource).key, ()))
+
     def _unwatch(self, w: Watcher) -> None:
         self._watchers.get(w.info.key, set()).discard(w)
 

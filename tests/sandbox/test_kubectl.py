@@ -77,6 +77,7 @@ async def test_get_pods_watch_prints_current_state_then_updates(sandbox: Sandbox
         async with asyncio.timeout(15):
             lines = [await proc.stdout.readline(), await proc.stdout.readline()]
             assert lines[0].split()[0] == b"NAME" and lines[1].split()[0] == first.encode()
+            await wait_for(lambda: sandbox.store.watch_count("pods") > 0, timeout=10)
             second = unique("w2")
             await http.post(f"/api/v1/namespaces/{ns}/pods", {"metadata": {"name": second}, "spec": {
                 "containers": [{"name": "c", "image": "busybox:1"}]}})
@@ -152,6 +153,8 @@ async def test_get_single_mpijob_watch_prints_updates(sandbox: Sandbox, kube_hom
         async with asyncio.timeout(15):
             header, first = await proc.stdout.readline(), await proc.stdout.readline()
             assert header.split()[:3] == [b"NAME", b"STATE", b"WORKERS"] and first.split()[0] == name.encode()
+            # kubectl drops the watch's initial ADDED (it printed the GET): change only once it watches.
+            await wait_for(lambda: sandbox.store.watch_count("mpijobs.kubeflow.org") > 0, timeout=10)
             await http.patch(f"{path}/{name}", {"spec": {"mpiReplicaSpecs": {"Worker": {"replicas": 3}}}})
             update = await proc.stdout.readline()
             assert update.split()[0] == name.encode() and b"3" in update.split()
