@@ -8,7 +8,9 @@ from kubernetes_asyncio import client
 from mpi_operator.sandbox import Sandbox
 from mpi_operator.sandbox.cluster import Cluster
 from mpi_operator.sandbox.kubelet import (
+    EVICT_AFTER,
     EXIT_CODE,
+    FAILURES,
     LOGS,
     NODE_NAME,
     READY_SECONDS,
@@ -195,3 +197,20 @@ async def test_kubelet_events_when_enabled(sandbox: Sandbox, cluster: Cluster) -
     events = [e for e in sandbox.store.iter_objects("events", NS) if e["involvedObject"]["name"] == name]
     assert [(e["source"]["component"], e["reason"]) for e in sorted(events, key=lambda e: e["metadata"]["name"])] == [
         ("default-scheduler", "Scheduled"), ("kubelet", "Started"), ("kubelet", "Killing")]
+
+
+async def test_failures_annotation_fails_the_first_runs_then_succeeds(sandbox: Sandbox, cluster: Cluster) -> None:
+    name = unique("flaky")
+    sandbox.store.create("pods", NS, pod_body(name, restart="OnFailure", annotations={FAILURES: "2", RUN_SECONDS: "0"}))
+    await until(sandbox.store, lambda: phase(sandbox, name) == "Succeeded")
+    status = sandbox.store.get("pods", NS, name)["status"]["containerStatuses"][0]
+    assert status["restartCount"] == 2 and status["lastState"]["terminated"]["exitCode"] == 1
+    assert status["state"]["terminated"]["exitCode"] == 0
+
+
+async def test_evict_after_seconds_evicts_a_running_pod(sandbox: Sandbox, cluster: Cluster) -> None:
+    name = unique("pressure")
+    sandbox.store.create("pods", NS, pod_body(name, command=SSHD, annotations={EVICT_AFTER: "0.1"}))
+    await until(sandbox.store, lambda: phase(sandbox, name) == "Failed")
+    pod = sandbox.store.get("pods", NS, name)
+    assert pod["status"]["reason"] == "Evicted" and condition(pod, "DisruptionTarget")
