@@ -118,15 +118,7 @@ class Operator:
             await self.controller.run()
         finally:
             self.metrics.is_leader.set(0)
-            await self._drain()
             self.controller = None
-
-    async def _drain(self) -> None:
-        controller = self.controller
-        if controller is None:
-            return
-        with contextlib.suppress(Exception):
-            await controller.queue.shutdown_with_drain(SHUTDOWN_GRACE_SECONDS)
 
     async def _serve(self, client: Client) -> None:
         stop = asyncio.create_task(self.stopping.wait())
@@ -142,10 +134,15 @@ class Operator:
                 else:
                     work = asyncio.create_task(self._lead(client))
                 await asyncio.wait({stop, work}, return_when=asyncio.FIRST_COMPLETED)
+                if not work.done() and self.controller is not None:
+                    # Stop handing out keys; workers finish what they hold, then the lease is released.
+                    self.controller.queue.shutdown_now()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait({work}, timeout=SHUTDOWN_GRACE_SECONDS)
                 if not work.done():
                     work.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await asyncio.wait_for(work, SHUTDOWN_GRACE_SECONDS + 5)
+                    await asyncio.wait_for(work, 5)
                 if work.done() and not work.cancelled() and work.exception() is not None:
                     log.error("controller stopped with an error: %r", work.exception())
                     if not self.settings.leader_elect:

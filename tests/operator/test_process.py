@@ -109,8 +109,10 @@ async def test_operator_process_reconciles_serves_health_and_exits_zero_on_sigte
 
         assert op.proc is not None
         op.proc.send_signal(signal.SIGTERM)
+        stopping = time.monotonic()
         code = await asyncio.wait_for(op.proc.wait(), 20)
         assert code == 0
+        assert time.monotonic() - stopping < 5, "an idle operator stops at once"
         lease = sb.store.find("leases.coordination.k8s.io", "mpi-operator", "mpi-operator")
         assert lease is not None and not lease["spec"].get("holderIdentity"), "lease released on shutdown"
     finally:
