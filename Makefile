@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(PY) -m mpi_operator demo
+	$(PY) -m mpi_operator demo $(ARGS)
 
 lint: $(STAMP)
 	$(PY) -m ruff check mpi_operator tests

@@ -117,8 +117,9 @@ def cmd_crd(argv: Sequence[str]) -> int:
 
 
 def cmd_render(argv: Sequence[str]) -> int:
-    print("mpi-operator render: not built yet (the controller's builders land with issue 5).", file=sys.stderr)
-    return 2
+    from mpi_operator.render import main as render_main
+
+    return render_main(argv)
 
 
 def cmd_sandbox(argv: Sequence[str]) -> int:
@@ -128,9 +129,9 @@ def cmd_sandbox(argv: Sequence[str]) -> int:
 
 
 def cmd_demo(argv: Sequence[str]) -> int:
-    print("mpi-operator demo: not built yet: the demo needs the sandbox and the controller (issues 3-5).",
-          file=sys.stderr)
-    return 2
+    from mpi_operator.demo import main as demo_main
+
+    return demo_main(argv)
 
 
 COMMANDS = {"run": cmd_run, "validate": cmd_validate, "crd": cmd_crd, "render": cmd_render,

@@ -93,6 +93,12 @@ class Client:
         return cls(await load_configuration(kubeconfig, master, context), qps=qps, burst=burst,
                    max_retries=max_retries)
 
+    def derive(self, qps: float | None = None, burst: int | None = None, user_agent: str | None = None) -> Client:
+        """A second client on the same configuration with its own limiter and connection pool, e.g. for
+        leader election, so lease renewals never queue behind reconcile traffic (as upstream does)."""
+        return Client(self.configuration, qps=qps or self.limiter.rate, burst=burst or self.limiter.burst,
+                      max_retries=self.max_retries, user_agent=user_agent or self.user_agent)
+
     async def __aenter__(self) -> Client:
         return self
 

@@ -24,6 +24,9 @@ from mpi_operator.kube.resource import EVENTS
 log = logging.getLogger(__name__)
 
 MAX_MESSAGE_BYTES = 1024
+SIMILAR_EVENTS_LIMIT = 10
+SIMILAR_WINDOW_SECONDS = 600.0
+COMBINED_PREFIX = "(combined from similar events): "
 NORMAL = "Normal"
 WARNING = "Warning"
 
@@ -67,6 +70,7 @@ class EventRecorder:
         self.written = 0
         self._queue: asyncio.Queue[tuple[dict[str, Any], str, str, str]] = asyncio.Queue(queue_size)
         self._seen: OrderedDict[tuple[Any, ...], _Seen] = OrderedDict()
+        self._similar: OrderedDict[tuple[Any, ...], tuple[set[str], float]] = OrderedDict()
         self._cache_size = cache_size
         self._task: asyncio.Task[None] | None = None
         self._last_drop_log = 0.0
@@ -126,12 +130,29 @@ class EventRecorder:
             finally:
                 self._queue.task_done()
 
+    def _aggregate(self, similar_key: tuple[Any, ...], message: str) -> tuple[str, tuple[Any, ...]]:
+        """client-go's aggregator: once 10 events about one object with the same type and reason but
+        different messages occur within 10 minutes, further ones fold into one combined Event."""
+        now = time.monotonic()
+        messages, since = self._similar.get(similar_key, (set(), now))
+        if now - since > SIMILAR_WINDOW_SECONDS:
+            messages, since = set(), now
+        messages.add(message)
+        self._similar[similar_key] = (messages, since)
+        self._similar.move_to_end(similar_key)
+        while len(self._similar) > self._cache_size:
+            self._similar.popitem(last=False)
+        if len(messages) < SIMILAR_EVENTS_LIMIT:
+            return message, (*similar_key, message)
+        combined = truncate_message(COMBINED_PREFIX + message)
+        return combined, (*similar_key, COMBINED_PREFIX)
+
     async def _write(self, obj: dict[str, Any], type_: str, reason: str, message: str) -> None:
         ref = involved_object(obj)
         namespace = ref.get("namespace") or "default"
         # The object's resourceVersion changes between repeats; it must not split a series.
         ref_key = tuple((k, v) for k, v in sorted(ref.items()) if k != "resourceVersion")
-        key = (ref_key, type_, reason, message)
+        message, key = self._aggregate((ref_key, type_, reason), message)
         now = _timestamp()
         seen = self._seen.get(key)
         if seen is not None:

@@ -135,7 +135,9 @@ class Informer:
             self._task = None
 
     async def run(self) -> None:
-        need_list = True
+        """Follow the server until cancelled. After a `stop()`, a restart resumes watching from the last
+        resourceVersion (a 410 then relists and reports what changed meanwhile, deletions included)."""
+        need_list = not (self.has_synced and self.resource_version)
         while True:
             try:
                 if need_list:

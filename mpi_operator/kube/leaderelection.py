@@ -157,8 +157,10 @@ class LeaderElector:
                     "metadata": {"name": cfg.lock_name, "namespace": cfg.lock_namespace}, "spec": desired}
             try:
                 self._lease = await self.leases.create(body, cfg.lock_namespace)
-            except (AlreadyExists, KubeError) as exc:
-                log.debug("lease create failed", extra={"error": str(exc)})
+            except AlreadyExists:
+                return False  # another candidate created it first
+            except KubeError as exc:
+                log.warning("cannot create the lease", extra={"error": str(exc)})
                 return False
             self._observe(desired)
             return True

@@ -46,6 +46,17 @@ class WorkqueueMetrics:
         return PrometheusQueueMetrics(self, name)
 
 
+_default: WorkqueueMetrics | None = None
+
+
+def default_workqueue_metrics() -> WorkqueueMetrics:
+    """The families in the global registry, created once (a second registration would raise)."""
+    global _default
+    if _default is None:
+        _default = WorkqueueMetrics(REGISTRY)
+    return _default
+
+
 class PrometheusQueueMetrics(QueueMetrics):
     def __init__(self, family: WorkqueueMetrics, name: str) -> None:
         self.adds = family.adds.labels(name=name)

@@ -3,18 +3,23 @@
     async with Sandbox(port=0) as sb:
         sb.url, sb.kubeconfig_path, sb.store (in-process access), sb.requests (accounting), sb.faults
 Starts the store, the garbage collector and the HTTP server on 127.0.0.1; creates the standard namespaces and
-installs the MPIJob CRD (plus PodGroup CRDs when `gang` names a scheduler). Simulators (kubelet, Job controller)
-attach through `sb.store` and are started by whoever owns them; `simulate` is recorded for them.
+installs the MPIJob CRD (plus PodGroup CRDs when `gang` names a scheduler).
+
+Simulated cluster parts are `Component`s (async start/stop) started after the server and stopped before it. Pass
+them as `components=`; with `simulate=True` the sandbox also asks `mpi_operator.sandbox.simulation.
+build_simulators(sandbox)` (when that module exists) for its kubelet / Job controller. Components act through
+`sb.store` (the same write path as HTTP requests) and may set `sb.server.eviction_hook` / `sb.server.log_hook`.
 """
 
 from __future__ import annotations
 
 import contextlib
+import importlib
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, Protocol
 
 from aiohttp import web
 
@@ -29,12 +34,21 @@ from mpi_operator.sandbox.store import CRD_KEY, Store
 DEFAULT_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease", "mpi-operator")
 
 
+class Component(Protocol):
+    """A part of the simulated cluster running next to the API server (kubelet, Job controller, ...)."""
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
 class Sandbox:
     def __init__(self, port: int = 0, host: str = "127.0.0.1", *, simulate: bool = False,
                  gang: str | Iterable[str] | None = None, faults: Faults | str | None = None,
                  install_mpijob_crd: bool = True, bookmark_interval: float = 60.0, history_size: int = 20000,
                  history_seconds: float = 300.0, watch_queue_size: int = 10000,
-                 namespaces: Iterable[str] = DEFAULT_NAMESPACES, kubeconfig_path: str | Path | None = None) -> None:
+                 namespaces: Iterable[str] = DEFAULT_NAMESPACES, kubeconfig_path: str | Path | None = None,
+                 components: Iterable[Component] = ()) -> None:
         self.host = host
         self.port = port
         self.simulate = simulate
@@ -54,6 +68,7 @@ class Sandbox:
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         self._runner: web.AppRunner | None = None
         self.url = ""
+        self.components: list[Component] = list(components)
 
     async def start(self) -> None:
         self.gc.start()
@@ -73,8 +88,22 @@ class Sandbox:
         self.server.server_address = f"{self.host}:{self.port}"
         if self._kubeconfig_path is not None:
             write_kubeconfig(self._kubeconfig_path, self.url)
+        if self.simulate:
+            self.components += self._simulators()
+        for component in self.components:
+            await component.start()
+
+    def _simulators(self) -> list[Component]:
+        try:
+            module = importlib.import_module("mpi_operator.sandbox.simulation")
+        except ModuleNotFoundError:
+            return []
+        return list(module.build_simulators(self))
 
     async def stop(self) -> None:
+        for component in reversed(self.components):
+            with contextlib.suppress(Exception):
+                await component.stop()
         await self.server.close_watches()
         if self._runner is not None:
             await self._runner.cleanup()

@@ -90,6 +90,16 @@ class Watcher:
             raise WatchOverflow()
         return self.queue.popleft()
 
+    def drain(self, limit: int) -> list[Event]:
+        """Up to `limit` more queued events without waiting (WatchOverflow once overflowed)."""
+        if self.overflowed:
+            raise WatchOverflow()
+        q = self.queue
+        out: list[Event] = []
+        while q and len(out) < limit:
+            out.append(q.popleft())
+        return out
+
     def close(self) -> None:
         if not self.closed:
             self.closed = True

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import Any
 
 import orjson
 import pytest
@@ -16,63 +14,9 @@ from aiohttp import web
 from mpi_operator.kube.client import Client, load_configuration
 from mpi_operator.kube.errors import AlreadyExists, Conflict, Invalid, NotFound, ServerError
 from mpi_operator.kube.resource import CONFIGMAPS, ResourceType
+from tests.kube.conftest import Scripted, status
 
 MPIJOBS = ResourceType("kubeflow.org", "v2beta1", "mpijobs", True, "MPIJob")
-
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-def status(code: int, reason: str, **details: Any) -> web.Response:
-    body = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure", "code": code,
-            "reason": reason, "message": f"{reason} happened", "details": details}
-    return web.json_response(body, status=code)
-
-
-class Scripted:
-    """A server whose answers are queued per test; every request is recorded."""
-
-    def __init__(self) -> None:
-        self.requests: list[tuple[str, str, dict[str, str], bytes]] = []
-        self.answers: list[Callable[[web.Request], Awaitable[web.StreamResponse]]] = []
-        self.default: Handler = self._ok
-
-    @staticmethod
-    async def _ok(request: web.Request) -> web.StreamResponse:
-        return web.json_response({"kind": "ConfigMap", "metadata": {"name": "x", "resourceVersion": "1"}})
-
-    async def handle(self, request: web.Request) -> web.StreamResponse:
-        body = await request.read()
-        self.requests.append((request.method, request.path_qs, dict(request.headers), body))
-        handler = self.answers.pop(0) if self.answers else self.default
-        return await handler(request)
-
-    def then(self, *responses: Callable[[], web.StreamResponse]) -> None:
-        for make in responses:
-            async def answer(request: web.Request, make: Callable[[], web.StreamResponse] = make
-                             ) -> web.StreamResponse:
-                return make()
-            self.answers.append(answer)
-
-
-@pytest.fixture
-async def server() -> AsyncIterator[tuple[Scripted, str]]:
-    scripted = Scripted()
-    app = web.Application()
-    app.router.add_route("*", "/{tail:.*}", scripted.handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    yield scripted, f"http://127.0.0.1:{port}"
-    await runner.cleanup()
-
-
-@pytest.fixture
-async def client(server: tuple[Scripted, str]) -> AsyncIterator[Client]:
-    async with await Client.connect(master=server[1], qps=1000, burst=1000) as c:
-        yield c
-
 
 async def test_api_errors_become_typed_exceptions(server: tuple[Scripted, str], client: Client) -> None:
     scripted, _ = server

@@ -1,0 +1,185 @@
+"""`mpi-operator demo` (what `make run` does): the sandbox with its simulated kubelet and Job controller,
+the operator as a real process against it, the pi example applied with kubectl, and the job's progress shown
+live until it succeeds. `--keep` leaves everything running for a look around with kubectl.
+
+Invariant: exit 0 only when the MPIJob reached Succeeded; any other end says why and exits non-zero.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import yaml
+
+from mpi_operator.sandbox import Sandbox
+
+EXAMPLE = Path(__file__).parent / "examples" / "pi.yaml"
+MPIJOBS = "mpijobs.kubeflow.org"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _kubectl() -> str | None:
+    beside = Path(sys.executable).parent / "kubectl"
+    return str(beside) if beside.exists() else shutil.which("kubectl")
+
+
+class Demo:
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.workdir = Path(args.workdir or tempfile.mkdtemp(prefix="mpi-operator-demo-"))
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.kubeconfig = self.workdir / "kubeconfig"
+        self.log_path = self.workdir / "operator.log"
+        self.started = time.monotonic()
+        self.operator: asyncio.subprocess.Process | None = None
+
+    def say(self, text: str) -> None:
+        print(f"[{time.monotonic() - self.started:6.1f}s] {text}", flush=True)
+
+    async def run(self) -> int:
+        manifest = Path(self.args.filename) if self.args.filename else EXAMPLE
+        job_doc: dict[str, Any] = yaml.safe_load(manifest.read_text())
+        name = job_doc["metadata"]["name"]
+        namespace = job_doc["metadata"].get("namespace", "default")
+        async with Sandbox(port=self.args.port, simulate=True, kubeconfig_path=self.kubeconfig) as sb:
+            self.say(f"sandbox API server at {sb.url} (kubeconfig {self.kubeconfig})")
+            health = _free_port()
+            if not await self._start_operator(health):
+                return 1
+            try:
+                self.say(f"applying {manifest}")
+                await self._apply(sb, manifest, job_doc, namespace)
+                outcome = await self._follow(sb, namespace, name)
+                self._summary(sb, namespace, name, outcome)
+                if self.args.keep:
+                    await self._keep_running()
+                return 0 if outcome == "Succeeded" else 1
+            finally:
+                await self._stop_operator()
+
+    async def _start_operator(self, health: int) -> bool:
+        log = self.log_path.open("wb")
+        self.operator = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "mpi_operator", "run", "--kubeconfig", str(self.kubeconfig),
+            "--health-port", str(health), "--monitoring-port", str(self.args.metrics_port),
+            "--lock-namespace", "mpi-operator", stdout=log, stderr=log,
+            env={k: v for k, v in os.environ.items() if k != "KUBECONFIG"})
+        self.say(f"operator started (pid {self.operator.pid}, log {self.log_path})")
+        deadline = time.monotonic() + 30
+        async with aiohttp.ClientSession() as session:
+            while time.monotonic() < deadline:
+                if self.operator.returncode is not None:
+                    self.say(f"operator exited with {self.operator.returncode}; see {self.log_path}")
+                    return False
+                with contextlib.suppress(aiohttp.ClientError):
+                    async with session.get(f"http://127.0.0.1:{health}/readyz") as resp:
+                        if resp.status == 200:
+                            self.say("operator ready (caches synced, leading)")
+                            return True
+                await asyncio.sleep(0.1)
+        self.say(f"operator not ready after 30 s; see {self.log_path}")
+        return False
+
+    async def _stop_operator(self) -> None:
+        if self.operator is None or self.operator.returncode is not None:
+            return
+        self.operator.send_signal(signal.SIGTERM)
+        try:
+            await asyncio.wait_for(self.operator.wait(), 20)
+        except TimeoutError:
+            self.operator.kill()
+            await self.operator.wait()
+
+    async def _apply(self, sb: Sandbox, manifest: Path, job_doc: dict[str, Any], namespace: str) -> None:
+        kubectl = _kubectl()
+        if kubectl is None:
+            sb.store.create(MPIJOBS, namespace, job_doc)
+            self.say("kubectl not found: created the MPIJob through the API")
+            return
+        cache = self.workdir / "kubectl-cache"
+        proc = await asyncio.create_subprocess_exec(
+            kubectl, "--kubeconfig", str(self.kubeconfig), "--cache-dir", str(cache), "apply", "-f", str(manifest),
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        out, _ = await proc.communicate()
+        self.say(f"kubectl apply: {out.decode().strip()}")
+        if proc.returncode != 0:
+            raise RuntimeError(f"kubectl apply failed ({proc.returncode})")
+
+    async def _follow(self, sb: Sandbox, namespace: str, name: str) -> str:
+        last = ""
+        deadline = time.monotonic() + self.args.timeout
+        while time.monotonic() < deadline:
+            job = sb.store.find(MPIJOBS, namespace, name) or {}
+            conditions = [c for c in (job.get("status") or {}).get("conditions") or []]
+            true = [c["type"] for c in conditions if c.get("status") == "True"]
+            pods = sorted(
+                (p["metadata"]["name"], (p.get("status") or {}).get("phase", "Pending"))
+                for p in sb.store.iter_objects("pods", namespace)
+                if (p["metadata"].get("labels") or {}).get("training.kubeflow.org/job-name") == name)
+            line = f"MPIJob {namespace}/{name}: {', '.join(true) or 'no conditions yet'} | pods: " + (
+                ", ".join(f"{pod} {phase}" for pod, phase in pods) or "none")
+            if line != last:
+                self.say(line)
+                last = line
+            for terminal in ("Succeeded", "Failed"):
+                if terminal in true:
+                    return terminal
+            await asyncio.sleep(0.1)
+        return "timed out"
+
+    def _summary(self, sb: Sandbox, namespace: str, name: str, outcome: str) -> None:
+        job = sb.store.find(MPIJOBS, namespace, name) or {}
+        status = job.get("status") or {}
+        print()
+        print(f"MPIJob {namespace}/{name}: {outcome} in {time.monotonic() - self.started:.1f} s")
+        for c in status.get("conditions") or []:
+            print(f"  {c['type']:<10} {c['status']:<6} {c.get('reason', '')}: {c.get('message', '')}")
+        print(f"  replicaStatuses: {status.get('replicaStatuses')}")
+        print(f"  operator log: {self.log_path}")
+        print(f"  kubeconfig:   {self.kubeconfig}")
+        where = "while this keeps running" if self.args.keep else "(rerun with `make run ARGS=--keep` to keep it up)"
+        print(f"  look around {where}:")
+        print(f"    .venv/bin/kubectl --kubeconfig {self.kubeconfig} get mpijobs,pods,jobs,events")
+
+    async def _keep_running(self) -> None:
+        print("Sandbox and operator keep running; Ctrl-C stops them.", flush=True)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError):
+                loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+
+
+def main(argv: Sequence[str]) -> int:
+    p = argparse.ArgumentParser(prog="mpi-operator demo", description=__doc__)
+    p.add_argument("-f", "--filename", help="MPIJob manifest to run (default: the pi example)")
+    p.add_argument("--port", type=int, default=0, help="sandbox API server port (default: a free one)")
+    p.add_argument("--metrics-port", type=int, default=0, help="operator /metrics port (default: off)")
+    p.add_argument("--workdir", help="where the kubeconfig and operator log go (default: a temp dir)")
+    p.add_argument("--timeout", type=float, default=180.0, help="seconds to wait for the job to finish")
+    p.add_argument("--keep", action="store_true", help="keep the sandbox and operator running afterwards")
+    args = p.parse_args(argv)
+    try:
+        return asyncio.run(Demo(args).run())
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,80 @@
+"""The simulated cluster next to the in-memory API server: scheduler+kubelet and Job controller, each optional.
+
+`Cluster(store)` attaches the parts to a `Store` through its public API only (writes like any client, changes
+seen through `store.listen`); `start()` needs a running event loop and `stop()` cancels every timer.
+
+    async with Sandbox() as sb, Cluster(sb.store, kubelet=KubeletOptions(start_delay=0)) as cluster:
+        cluster.evict("default", "pod-1")
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from types import TracebackType
+from typing import Any
+
+from mpi_operator.sandbox.jobcontroller import JobController
+from mpi_operator.sandbox.kubelet import NODE_NAME, Kubelet
+from mpi_operator.sandbox.store import Store
+
+
+@dataclass
+class KubeletOptions:
+    """Delays in seconds (0 allowed); `run_seconds` is how long pods that are not long-running take to finish."""
+
+    node_name: str = NODE_NAME
+    schedule_delay: float = 0.0
+    start_delay: float = 0.05
+    run_seconds: float = 1.0
+    termination_seconds: float = 0.0
+    restart_delay: float = 0.1
+
+
+@dataclass
+class JobControllerOptions:
+    """`sync_delay` batches changes per Job; `backoff_base` > 0 delays replacement pods after failures."""
+
+    sync_delay: float = 0.0
+    backoff_base: float = 0.0
+    backoff_max: float = 600.0
+    events: bool = True
+
+
+class Cluster:
+    def __init__(self, store: Store, *, kubelet: KubeletOptions | bool = True,
+                 job_controller: JobControllerOptions | bool = True) -> None:
+        self.store = store
+        self.kubelet: Kubelet | None = None
+        self.job_controller: JobController | None = None
+        if kubelet:
+            opts = kubelet if isinstance(kubelet, KubeletOptions) else KubeletOptions()
+            self.kubelet = Kubelet(store, **asdict(opts))
+        if job_controller:
+            jopts = job_controller if isinstance(job_controller, JobControllerOptions) else JobControllerOptions()
+            self.job_controller = JobController(store, **asdict(jopts))
+
+    def start(self) -> None:
+        if self.kubelet is not None:
+            self.kubelet.start()
+        if self.job_controller is not None:
+            self.job_controller.start()
+
+    def stop(self) -> None:
+        if self.job_controller is not None:
+            self.job_controller.stop()
+        if self.kubelet is not None:
+            self.kubelet.stop()
+
+    async def __aenter__(self) -> Cluster:
+        self.start()
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        self.stop()
+
+    def evict(self, namespace: str, name: str, message: str = "The node was low on resource: memory. ") -> Any:
+        """Node-pressure eviction of one pod (phase Failed, reason Evicted, DisruptionTarget TerminationByKubelet)."""
+        if self.kubelet is None:
+            raise RuntimeError("eviction needs the simulated kubelet")
+        return self.kubelet.evict(namespace, name, message)
