@@ -2,7 +2,8 @@
 
 `StatusHistory` sees every committed version of every MPIJob (a store listener: a superset of what any watch
 delivers) and records regressions as they happen. `children_problems` compares the final objects with what the
-jobs dictate: exact counts per kind, and a live controlling MPIJob for every child.
+jobs dictate: exact counts per kind, and a live controlling MPIJob for every child (launcher pods: a live
+launcher Job).
 """
 
 from __future__ import annotations
@@ -101,11 +102,18 @@ def children_problems(store: Store, namespace: str, jobs: list[Expected]) -> lis
     """Exact counts per job and kind, every child controlled by a live MPIJob, launcher finalizers released."""
     problems: list[str] = []
     live = {o["metadata"]["uid"]: o["metadata"]["name"] for o in store.iter_objects(MPIJOBS, namespace)}
+    launchers = {o["metadata"]["uid"] for o in store.iter_objects("jobs.batch", namespace)
+                 if _controller(o).get("uid") in live}
     counts: Counter[tuple[str, str]] = Counter()
     for resource in CHILD_RESOURCES:
         for obj in store.iter_objects(resource, namespace):
             meta = obj["metadata"]
             if resource == "configmaps" and meta["name"] == "kube-root-ca.crt":
+                continue
+            if resource == "pods" and _controller(obj).get("kind") == "Job":
+                # A launcher pod: the Job controller's child; its Job must be a live MPIJob's launcher.
+                if _controller(obj).get("uid") not in launchers:
+                    problems.append(f"pods/{meta['name']}: controlled by a Job that is no live launcher")
                 continue
             owners = [r for r in meta.get("ownerReferences") or [] if r.get("controller")]
             if len(owners) != 1 or owners[0].get("kind") != "MPIJob" or owners[0].get("uid") not in live:
@@ -120,6 +128,11 @@ def children_problems(store: Store, namespace: str, jobs: list[Expected]) -> lis
             if counts[(job.name, resource)] != n:
                 problems.append(f"{job.name}: {counts[(job.name, resource)]} {resource}, expected {n}")
     return problems
+
+
+def _controller(obj: dict[str, Any]) -> dict[str, Any]:
+    refs = [r for r in obj["metadata"].get("ownerReferences") or [] if r.get("controller")]
+    return refs[0] if len(refs) == 1 else {}
 
 
 def events_per_job(store: Store, namespace: str) -> Counter[str]:

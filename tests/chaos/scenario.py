@@ -1,7 +1,9 @@
 """One chaos run: MPIJobs created over a window while two operator replicas (leader election) run against a
 faulty sandbox and the leader is SIGKILLed at random moments and restarted; then every invariant is checked.
 
-Faults (HTTP only; the stand-in cluster writes in-process): 10 % of writes answered 500, 5 % 429 with
+The simulated kubelet and Job controller run the pods: workers run until deleted, each launcher exits after
+`run-seconds` with its `exit-code` (backoffLimit 0, so a non-zero code fails the job).
+Faults (HTTP only; the simulators write in-process): 10 % of writes answered 500, 5 % 429 with
 Retry-After, every watch cut after 2 s, every resumed watch answered 410 (so each cut costs a relist).
 The seed (CHAOS_SEED to replay) decides the workload, the kill moments and the fault draws.
 """
@@ -19,7 +21,9 @@ from pathlib import Path
 from typing import Any
 
 from mpi_operator.sandbox import Sandbox
+from mpi_operator.sandbox.cluster import Cluster, KubeletOptions
 from mpi_operator.sandbox.faults import Faults
+from mpi_operator.sandbox.kubelet import EXIT_CODE, RUN_SECONDS
 from tests.chaos.invariants import (
     MPIJOBS,
     Expected,
@@ -29,11 +33,11 @@ from tests.chaos.invariants import (
     outcome_problems,
 )
 from tests.chaos.operator_process import FAST_FLAGS, SHORT_LEASE_FLAGS, OperatorProcess
-from tests.chaos.stand_in_cluster import EXIT_CODE, RUN_SECONDS, StandInCluster
 
 NAMESPACE = "chaos"
 MAX_EVENTS_PER_JOB = 20
 IMAGE = "mpioperator/mpi-pi:openmpi"
+NODE = KubeletOptions(schedule_delay=0.0, start_delay=0.05, restart_delay=0.05)
 
 
 @dataclass
@@ -109,16 +113,18 @@ async def find_leader(replicas: list[OperatorProcess], within: float) -> Operato
 
 
 def log_tails(replicas: list[OperatorProcess], lines: int = 40) -> str:
-    return "\n".join(f"=== {r.log_path.name}\n" + "\n".join(r.log_text().splitlines()[-lines:]) for r in replicas)
+    tails = [f"=== {r.log_path.name}\n" + "\n".join(r.log_text().splitlines()[-lines:]) for r in replicas]
+    return f"(logs in {replicas[0].log_path.parent})\n" + "\n".join(tails)
 
 
 async def run_chaos(plan: ChaosPlan, workdir: Path) -> ChaosReport:
     rng = random.Random(plan.seed)
+    print(f"chaos seed={plan.seed} (CHAOS_SEED replays the workload and fault draws)")
     report = ChaosReport(plan.seed, workload(rng, plan.jobs))
     kubeconfig = workdir / "kubeconfig"
     flags = (*FAST_FLAGS, *SHORT_LEASE_FLAGS)
     replicas = [OperatorProcess(kubeconfig, workdir / f"operator-{i}.log", *flags) for i in range(2)]
-    async with Sandbox(kubeconfig_path=kubeconfig, faults=plan.faults()) as sb, StandInCluster(sb.store):
+    async with Sandbox(kubeconfig_path=kubeconfig, faults=plan.faults()) as sb, Cluster(sb.store, kubelet=NODE):
         history = StatusHistory(sb.store)
         sb.store.create("namespaces", None, {"metadata": {"name": NAMESPACE}})
         try:
