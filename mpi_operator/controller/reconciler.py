@@ -232,7 +232,10 @@ class Reconciler:
         existing = self._controlled(self.caches.services, job, desired["metadata"]["name"], "Service")
         if existing is None:
             await self._create(self.services, self.caches.services, desired)
-        elif (patch := service.service_spec_patch(existing, desired)) is not None:
+        elif (drift := service.service_spec_patch(existing, desired)) is not None:
+            # A merge patch merges maps: extra selector keys must be nulled explicitly to go away.
+            have = existing.get("spec") or {}
+            patch = {"spec": merge_patch({k: have.get(k) for k in drift["spec"]}, drift["spec"])}
             remember(self.caches.services, await self.services.patch(existing["metadata"]["name"], patch,
                                                                      job.namespace))
 

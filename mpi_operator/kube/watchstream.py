@@ -36,15 +36,17 @@ def parse_watch_line(line: bytes) -> WatchEvent | None:
     line = line.strip()
     if not line:
         return None
+    # Lines are never logged verbatim: a Secret watch carries key material.
     try:
         doc = orjson.loads(line)
     except orjson.JSONDecodeError as exc:
-        log.warning("skipping malformed watch line", extra={"error": str(exc), "line": line[:200].decode(
-            "utf-8", "replace")})
+        log.warning("skipping malformed watch line", extra={"error": str(exc), "bytes": len(line)})
         return None
     if (not isinstance(doc, dict) or doc.get("type") not in EVENT_TYPES
             or not isinstance(doc.get("object"), dict) or not _well_formed(doc["type"], doc["object"])):
-        log.warning("skipping watch line that is not an event", extra={"line": line[:200].decode("utf-8", "replace")})
+        event_type = doc.get("type") if isinstance(doc, dict) else None
+        log.warning("skipping watch line that is not an event", extra={"type": str(event_type)[:40],
+                                                                        "bytes": len(line)})
         return None
     return WatchEvent(doc["type"], doc["object"])
 

@@ -9,6 +9,7 @@ and the next request sees it. A spec string (`--faults`) sets the same fields:
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import random
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -32,6 +33,7 @@ class Faults:
     resources: set[str] = field(default_factory=set)   # storage keys (pods, jobs.batch); empty = all
     seed: int | None = None
     _rng: random.Random = field(default_factory=random.Random, repr=False)
+    watch_cut_midline: bool = False  # a cut watch ends in the middle of an event line, without the last chunk
 
     @classmethod
     def parse(cls, spec: str) -> Faults:
@@ -59,6 +61,8 @@ class Faults:
             elif key == "seed":
                 f.seed = int(value)
                 f._rng.seed(f.seed)
+            elif key == "watch_cut_midline":
+                f.watch_cut_midline = value.lower() in ("1", "true", "yes", "")
             else:
                 raise ValueError(f"unknown fault setting {key!r}")
         return f
@@ -102,3 +106,14 @@ class Faults:
                             {"kind": resource})
         return ApiError(code, "InternalError", f"Internal error occurred: injected fault on {verb} "
                         f"{resource}", {"causes": [{"message": "injected fault"}]})
+
+    def replace(self, spec: str) -> None:
+        """Swap every setting for those of `spec` in place (run-time changes reach the server's own object)."""
+        fresh = Faults.parse(spec)
+        for f in dataclasses.fields(self):
+            setattr(self, f.name, getattr(fresh, f.name))
+
+    def settings(self) -> dict[str, object]:
+        """The public settings as JSON-ready values (what GET /debug/faults answers)."""
+        return {f.name: sorted(v) if isinstance(v := getattr(self, f.name), set) else v
+                for f in dataclasses.fields(self) if not f.name.startswith("_")}

@@ -140,6 +140,8 @@ class JobController:
                     self._later(0, functools.partial(self._release_orphan, ev.object["metadata"]["uid"]))
 
     def _enqueue(self, namespace: str, name: str) -> None:
+        if self._unlisten is None:
+            return  # stopped: late timers must not write any more
         self._dirty.add((namespace, name))
         if self._flush_handle is None and self._loop is not None:
             if self.sync_delay > 0:
@@ -236,6 +238,8 @@ class JobController:
             raise
 
     def _release_orphan(self, uid: str) -> None:
+        if self._unlisten is None:
+            return
         pod = self.store.get_by_uid(uid)
         if pod is None or pod.get("kind") != "Pod":
             return

@@ -38,8 +38,9 @@ READY_SECONDS = PREFIX + "ready-seconds"      # float: delay from Running to Rea
 UNSCHEDULABLE = PREFIX + "unschedulable"      # "true": never bound (PodScheduled=False, Unschedulable)
 EVICT_AFTER = PREFIX + "evict-after-seconds"  # float: node-pressure eviction this long after starting
 TERMINATION_SECONDS = PREFIX + "termination-seconds"  # float: time to stop after deletion (capped by the grace)
+LOGS = PREFIX + "logs"                        # text: what `kubectl logs` prints (default: a line about the run)
 ANNOTATIONS = (EXIT_CODE, RUN_SECONDS, FAILURES, START_SECONDS, READY_SECONDS, UNSCHEDULABLE, EVICT_AFTER,
-               TERMINATION_SECONDS)
+               TERMINATION_SECONDS, LOGS)
 
 NODE_NAME = "sandbox-node"
 HOST_IP = "10.0.0.10"
@@ -544,3 +545,24 @@ class Kubelet:
         if sim is not None:
             sim.cancel()
         return self._write_status(pod, status)
+
+
+def pod_logs(pod: Obj, query: dict[str, str]) -> str:
+    """`kubectl logs`: the `logs` annotation, else one line saying what the simulated container did."""
+    meta, status = pod["metadata"], pod.get("status") or {}
+    text = (meta.get("annotations") or {}).get(LOGS)
+    if text is not None:
+        return str(text) if str(text).endswith("\n") or not text else f"{text}\n"
+    name = query.get("container") or next((c.get("name", "") for c in (pod.get("spec") or {}).get("containers")
+                                           or []), "")
+    cs = next((s for s in status.get("containerStatuses") or [] if s.get("name") == name), None)
+    if cs is None:
+        return f"sandbox: container {name} of pod {meta['name']} has not started\n"
+    state = cs.get("state") or {}
+    if "terminated" in state:
+        t = state["terminated"]
+        return (f"sandbox: container {name} ran from {t.get('startedAt', '?')} to {t.get('finishedAt', '?')} and "
+                f"exited with code {t.get('exitCode')}\n")
+    if "running" in state:
+        return f"sandbox: container {name} running since {state['running'].get('startedAt', '?')}\n"
+    return f"sandbox: container {name} is waiting ({(state.get('waiting') or {}).get('reason', '')})\n"

@@ -153,7 +153,7 @@ async def test_two_processes_elect_one_leader_and_a_kill_hands_over(sandbox: tup
         await first.proc.wait()
         started = time.monotonic()
         await eventually(lambda: _metric_value(second, "mpi_operator_is_leader"), 15, "second takes over")
-        assert time.monotonic() - started < 3 + 3  # lease duration plus a retry period or two
+        assert time.monotonic() - started < 3 + 5  # the lease duration, plus retry periods and a loaded machine
         sb.store.create(MPIJOBS, "default", pi("default", "handover"))
         await eventually(lambda: sb.store.find("jobs.batch", "default", "handover-launcher"), 10,
                          "the new leader reconciles")

@@ -9,6 +9,7 @@ from mpi_operator.sandbox import Sandbox
 from mpi_operator.sandbox.cluster import Cluster
 from mpi_operator.sandbox.kubelet import (
     EXIT_CODE,
+    LOGS,
     NODE_NAME,
     READY_SECONDS,
     RUN_SECONDS,
@@ -155,3 +156,15 @@ async def test_ready_seconds_delays_readiness(sandbox: Sandbox, cluster: Cluster
 async def test_node_is_registered_ready(sandbox: Sandbox, cluster: Cluster) -> None:
     node = sandbox.store.get("nodes", None, NODE_NAME)
     assert condition(node, "Ready")
+
+
+async def test_logs_come_from_the_annotation_or_describe_the_run(sandbox: Sandbox, cluster: Cluster,
+                                                                api: client.ApiClient) -> None:
+    core = client.CoreV1Api(api)
+    said = unique("says")
+    sandbox.store.create("pods", NS, pod_body(said, annotations={LOGS: "pi is 3.14", RUN_SECONDS: "0"}))
+    plain = unique("plain")
+    sandbox.store.create("pods", NS, pod_body(plain, annotations={EXIT_CODE: "4", RUN_SECONDS: "0"}))
+    await until(sandbox.store, lambda: phase(sandbox, said) == "Succeeded" and phase(sandbox, plain) == "Failed")
+    assert await core.read_namespaced_pod_log(said, NS) == "pi is 3.14\n"
+    assert "exited with code 4" in await core.read_namespaced_pod_log(plain, NS, container="main")
