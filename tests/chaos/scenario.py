@@ -163,6 +163,7 @@ async def run_chaos(plan: ChaosPlan, workdir: Path) -> ChaosReport:
             for replica in replicas:
                 assert replica.alive and await replica.healthy(), f"{replica.log_path.name} is down\n" + \
                     log_tails([replica])
+                assert "Traceback" not in replica.log_text(), f"{replica.log_path.name} logged a traceback"
             report.status_versions = sum(history.versions.values())
             report.requests = sb.requests.by_verb()
         finally:
