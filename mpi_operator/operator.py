@@ -90,8 +90,9 @@ class Operator:
     def _caches_ready(self) -> str | None:
         if self.controller is None:
             return "not leading (followers are ready to take over)" if self.settings.leader_elect else "starting"
-        missing = [i.name for i in self.controller.caches.all() if not i.has_synced]
-        return f"caches not synced: {', '.join(missing)}" if missing else None
+        # decisions Q26: a Forbidden list/watch shows here instead of crash-looping the process.
+        problems = [r for r in (i.not_ready_reason() for i in self.controller.caches.all()) if r]
+        return "; ".join(problems) or None
 
     def _install_signal_handlers(self) -> None:
         loop = asyncio.get_running_loop()
@@ -130,7 +131,10 @@ class Operator:
                         lease_duration=self.settings.leader_elect_lease_duration,
                         renew_deadline=self.settings.leader_elect_renew_deadline,
                         retry_period=self.settings.leader_elect_retry_period)
-                    work = asyncio.create_task(LeaderElector(client, config, lambda: self._lead(client)).run())
+                    # Its own client and rate limit: lease renewals never queue behind reconcile traffic.
+                    elector = LeaderElector(client.derive(user_agent=f"{client.user_agent} leader-election"),
+                                            config, lambda: self._lead(client))
+                    work = asyncio.create_task(elector.run())
                 else:
                     work = asyncio.create_task(self._lead(client))
                 await asyncio.wait({stop, work}, return_when=asyncio.FIRST_COMPLETED)
