@@ -14,7 +14,14 @@ import pytest
 import pytest_asyncio
 
 from mpi_operator.controller.names import LAUNCHER_FINALIZER
-from tests.controller_it.cluster_stand_in import JOBS, complete_launcher, condition, set_pod_running, start_launcher
+from tests.controller_it.cluster_stand_in import (
+    JOBS,
+    complete_launcher,
+    condition,
+    counter,
+    set_pod_running,
+    start_launcher,
+)
 from tests.controller_it.conftest import MPIJOBS, Env, example, running_env
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -49,3 +56,37 @@ async def test_the_sync_that_records_the_result_also_cleans_up_without_another_m
                              what="workers cleaned up")
     finally:
         mpijobs.start()
+
+
+async def started_pi(env: Env) -> str:
+    ns = env.namespace()
+    env.sb.store.create(MPIJOBS, ns, copy.deepcopy(example("pi.yaml")))
+    await env.eventually(lambda: env.get(JOBS, ns, "pi-launcher"), what="launcher Job")
+    for worker in ("pi-worker-0", "pi-worker-1"):
+        set_pod_running(env, ns, worker)
+    start_launcher(env, ns, "pi-launcher")
+    await env.settled()
+    return ns
+
+
+async def test_a_list_taken_before_our_status_write_does_not_roll_the_cache_back(env: Env) -> None:
+    ns = await started_pi(env)
+    mpijobs = env.controller.caches.mpijobs
+    in_flight = copy.deepcopy(mpijobs.store.get(f"{ns}/pi"))  # what a list answered just before the result
+    assert in_flight is not None
+    complete_launcher(env, ns, "pi-launcher")
+    await env.eventually(lambda: condition(env.get(MPIJOBS, ns, "pi"), "Succeeded"), what="Succeeded")
+    await env.settled()
+    written = env.get(MPIJOBS, ns, "pi")
+    assert written is not None
+    successful = counter(env, "jobs_successful")
+
+    # That list's answer is processed only now, after the controller wrote (and cached) the terminal status.
+    listed = [in_flight if key == f"{ns}/pi" else obj for key, obj in mpijobs.store.snapshot().items()]
+    mpijobs.replace(listed, in_flight["metadata"]["resourceVersion"])
+    await env.settled()
+
+    assert counter(env, "jobs_successful") == successful, "the result was counted twice"
+    now = env.get(MPIJOBS, ns, "pi")
+    assert now is not None and now["status"]["completionTime"] == written["status"]["completionTime"]
+    assert [e.get("count", 1) for e in env.list("events", ns) if e["reason"] == "MPIJobSucceeded"] == [1]
