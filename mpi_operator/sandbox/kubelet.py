@@ -402,7 +402,7 @@ class Kubelet:
             status["initContainerStatuses"] = [self._container(pod, c, {"terminated": {
                 "exitCode": 0, "reason": "Completed", "startedAt": now, "finishedAt": now}}) for c in inits]
         status["phase"] = "Running"
-        status.setdefault("podIP", next(self._ips))
+        status.setdefault("podIP", HOST_IP if pod["spec"].get("hostNetwork") else next(self._ips))
         status["podIPs"] = [{"ip": status["podIP"]}]
         if ready:
             self._set_ready(status, now)
