@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mpi_operator.api.constants import JOB_ROLE_LABEL
+from mpi_operator.sandbox.changequeue import ChangeQueue
 from mpi_operator.sandbox.errors import ApiError
 from mpi_operator.sandbox.events import DELETED, Event
 from mpi_operator.sandbox.recorder import EventRecorder
@@ -153,8 +154,7 @@ class Kubelet:
         self.events = EventRecorder(store, "kubelet", events)
         self.scheduler_events = EventRecorder(store, "default-scheduler", events)
         self._pods: dict[str, _PodSim] = {}
-        self._dirty: set[str] = set()
-        self._flush_handle: asyncio.Handle | None = None
+        self._changed: ChangeQueue[str] = ChangeQueue(self._reconcile_uid)
         self._runs: dict[str, int] = {}  # failed runs so far, per controlling owner (or pod) uid
         self._ips = (f"10.244.{i // 250}.{i % 250 + 2}" for i in itertools.count())
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -164,11 +164,12 @@ class Kubelet:
 
     def start(self) -> None:
         self._loop = asyncio.get_running_loop()
+        self._changed.open(self._loop)
         if self.register_node:
             self._ensure_node()
         self._unlisten = self.store.listen(self._on_event)
         for pod in self.store.iter_objects("pods"):
-            self._mark(pod["metadata"]["uid"])
+            self._changed.mark(pod["metadata"]["uid"])
 
     def stop(self) -> None:
         if self._unlisten is not None:
@@ -177,14 +178,13 @@ class Kubelet:
         for sim in self._pods.values():
             sim.cancel()
         self._pods.clear()
-        if self._flush_handle is not None:
-            self._flush_handle.cancel()
-            self._flush_handle = None
+        self._changed.close()
+        self._loop = None
 
     @property
     def idle(self) -> bool:
         """No pod change waits to be looked at (timers may still be armed)."""
-        return not self._dirty
+        return self._changed.idle
 
     def _ensure_node(self) -> None:
         if self.store.find("nodes", None, self.node_name) is not None:
@@ -218,26 +218,14 @@ class Kubelet:
             sim = self._pods.pop(uid, None)
             if sim is not None:
                 sim.cancel()
-            self._dirty.discard(uid)
+            self._changed.discard(uid)
             return
-        self._mark(uid)
+        self._changed.mark(uid)
 
-    def _mark(self, uid: str) -> None:
-        self._dirty.add(uid)
-        if self._flush_handle is None and self._loop is not None:
-            self._flush_handle = self._loop.call_soon(self._flush)
-
-    def _flush(self) -> None:
-        self._flush_handle = None
-        dirty, self._dirty = self._dirty, set()
-        for uid in dirty:
-            pod = self.store.get_by_uid(uid)
-            if pod is None:
-                continue
-            try:
-                self._reconcile(pod)
-            except Exception:  # one odd pod must not stop the node
-                log.exception("kubelet: reconciling pod %s failed", uid)
+    def _reconcile_uid(self, uid: str) -> None:
+        pod = self.store.get_by_uid(uid)
+        if pod is not None:
+            self._reconcile(pod)
 
     def _arm(self, sim: _PodSim, name: str, delay: float, action: Callable[[str], None]) -> None:
         """Arm timer `name` unless it is already armed; the action re-reads the pod by uid when it fires."""
@@ -251,7 +239,7 @@ class Kubelet:
             except ApiError as e:
                 if e.code not in (404, 409):
                     log.warning("kubelet: %s of pod %s failed: %s", name, sim.uid, e.message)
-                self._mark(sim.uid)
+                self._changed.mark(sim.uid)
             except Exception:
                 log.exception("kubelet: %s of pod %s failed", name, sim.uid)
 
