@@ -257,6 +257,8 @@ class Kubelet:
             sim.cancel()
             if meta.get("deletionTimestamp") and meta.get("deletionGracePeriodSeconds"):
                 self._arm(sim, "remove", 0, self._remove)
+            else:
+                self._pods.pop(uid, None)  # nothing left to do for this pod on the node
             return
         if meta.get("deletionTimestamp"):
             sim.cancel("bind", "start", "ready", "exit", "evict", "deadline")
