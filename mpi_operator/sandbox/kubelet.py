@@ -211,6 +211,12 @@ class Kubelet:
     # ------------------------------------------------------------------ change tracking
 
     def _on_event(self, ev: Event) -> None:
+        if ev.info.key == "nodes" and ev.name == self.node_name:
+            # Cordon, uncordon or removal of the node: unbound pods get another look.
+            for pod in self.store.iter_objects("pods"):
+                if not (pod.get("spec") or {}).get("nodeName"):
+                    self._changed.mark(pod["metadata"]["uid"])
+            return
         if ev.info.key != "pods":
             return
         uid = ev.object["metadata"]["uid"]
@@ -267,7 +273,8 @@ class Kubelet:
             self._arm(sim, "terminate", delay, self._terminate)
             return
         if not spec.get("nodeName"):
-            if annotations.get(UNSCHEDULABLE, "").lower() == "true" or spec.get("schedulingGates"):
+            if annotations.get(UNSCHEDULABLE, "").lower() == "true" or spec.get("schedulingGates") or \
+                    not self._node_schedulable():
                 self._arm(sim, "unschedulable", 0, self._mark_unschedulable)
             else:
                 self._arm(sim, "bind", self.schedule_delay, self._bind)
@@ -317,14 +324,27 @@ class Kubelet:
         if (pod.get("spec") or {}).get("schedulingGates"):
             set_condition(conditions, "PodScheduled", "False", _now(), "SchedulingGated",
                           "Scheduling is blocked due to non-empty scheduling gates")
+        elif not self._node_schedulable():
+            set_condition(conditions, "PodScheduled", "False", _now(), "Unschedulable",
+                          "0/1 nodes are available: 1 node(s) were unschedulable.")
         else:
             set_condition(conditions, "PodScheduled", "False", _now(), "Unschedulable",
                           "0/1 nodes are available: 1 node(s) didn't match the pod's simulated constraints.")
         self._write_status(pod, status)
 
+    def _node_schedulable(self) -> bool:
+        """False while the node is cordoned (`spec.unschedulable`) or, when the kubelet registered it, gone."""
+        node = self.store.find("nodes", None, self.node_name)
+        if node is None:
+            return not self.register_node
+        return not (node.get("spec") or {}).get("unschedulable")
+
     def _bind(self, uid: str) -> None:
         pod = self._current(uid)
         if pod is None or (pod.get("spec") or {}).get("nodeName") or pod["metadata"].get("deletionTimestamp"):
+            return
+        if not self._node_schedulable():
+            self._mark_unschedulable(uid)
             return
         meta = pod["metadata"]
         body = deep_copy(pod)
