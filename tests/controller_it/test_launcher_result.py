@@ -139,3 +139,18 @@ async def test_launcher_failure_without_reason_uses_the_upstream_defaults(env: E
     assert failed is not None
     assert (failed["reason"], failed["message"]) == ("MPIJobFailed", f"MPIJob {ns}/pi has failed")
     assert done["status"]["replicaStatuses"]["Launcher"] == {"failed": 1}
+
+
+async def test_a_finished_job_leaves_its_other_children_alone(env: Env) -> None:
+    ns = env.namespace()
+    env.sb.store.create(MPIJOBS, ns, example("pi.yaml"))
+    await env.eventually(lambda: env.get(JOBS, ns, "pi-launcher"), what="launcher Job")
+    complete_launcher(env, ns, "pi-launcher")
+    await env.eventually(lambda: condition(mpijob(env, ns, "pi"), "Succeeded"), what="Succeeded")
+    await env.settled()
+    env.sb.store.delete("configmaps", ns, "pi-config")
+    env.sb.store.delete("services", ns, "pi")
+    await env.settled()
+    assert env.get("configmaps", ns, "pi-config") is None and env.get("services", ns, "pi") is None
+    assert env.list("pods", ns) == [] or all(gone_or_terminating(env, ns, p["metadata"]["name"])
+                                             for p in env.list("pods", ns))

@@ -73,7 +73,8 @@ async def test_suspending_a_running_job_stops_launcher_and_workers(env: Env) -> 
     assert running is not None
     assert (running["status"], running["reason"], running["message"]) == (
         "False", "MPIJobSuspended", f"MPIJob {ns}/pi is suspended.")
-    assert job["status"]["replicaStatuses"]["Worker"] == {}
+    # Worker `{}`; Launcher active counts the launcher pod still running (the Job controller stops it).
+    assert job["status"]["replicaStatuses"] == {"Launcher": {"active": 1}, "Worker": {}}
     assert env.get("pods", ns, "pi-worker-0") is None and env.get("pods", ns, "pi-worker-1") is None
     emitted = events(env, ns, "MPIJobSuspended")
     assert len(emitted) == 1 and emitted[0]["type"] == "Normal" and emitted[0]["message"] == "MPIJob suspended"
