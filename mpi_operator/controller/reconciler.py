@@ -44,6 +44,8 @@ CONDITION_TEMPLATE_CHANGE_DEFERRED = "LauncherTemplateChangeDeferred"
 MESSAGE_TEMPLATE_CHANGE_DEFERRED = ("The Launcher template changed while the launcher is running; the change "
                                     "applies to the next run of this MPIJob")
 STATUS_CONFLICT_RETRIES = 3
+# Worker pods without an index label already warned about (uids); a bound, as pods come and go.
+WARNED_UNINDEXED_LIMIT = 4096
 
 
 def utc_now() -> str:
@@ -86,6 +88,7 @@ class Reconciler:
         self.options = options
         self.metrics = metrics
         self.now = now
+        self._warned_unindexed: set[str] = set()
         self.mpijobs: Resource = client.resource(MPIJOBS)
         self.pods: Resource = client.resource(PODS)
         self.jobs: Resource = client.resource(JOBS)
@@ -317,6 +320,14 @@ class Reconciler:
             return []
         plan = worker.scale_down(job, self._worker_pods(job))
         for name in plan.unindexed:
+            # Said once per pod (by uid), not on every sync: a steady state writes nothing, Events included.
+            pod_uid = str(((self.caches.pods.store.get_by_name(job.namespace, name) or {}).get("metadata") or {})
+                          .get("uid"))
+            if pod_uid in self._warned_unindexed:
+                continue
+            if len(self._warned_unindexed) >= WARNED_UNINDEXED_LIMIT:
+                self._warned_unindexed.clear()
+            self._warned_unindexed.add(pod_uid)
             self.recorder.warning(self._job_ref(job), "WorkerWithoutIndex",
                                   f"Worker pod {name} has no {REPLICA_INDEX_LABEL} label; left alone")
         await self._delete_pods(job, plan.delete)

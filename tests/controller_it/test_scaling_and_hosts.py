@@ -97,3 +97,11 @@ async def test_worker_without_index_label_is_left_alone_with_a_warning(env: Env)
     warning = await env.eventually(lambda: events(env, ns, "WorkerWithoutIndex"), what="WorkerWithoutIndex")
     assert warning[0]["type"] == "Warning"
     assert live(env, ns, "pi-worker-2")  # decisions Q10: kept, and the step did not abort
+
+    # Said once: later syncs write nothing (no Event count bumps either).
+    await env.settled()
+    env.sb.requests.reset()
+    env.sb.store.patch(MPIJOBS, ns, "pi", "merge", {"metadata": {"labels": {"touched": "yes"}}})
+    await env.settled()
+    assert env.sb.requests.count(verb="patch") + env.sb.requests.count(verb="create") == 0
+    assert len(events(env, ns, "WorkerWithoutIndex")) == 1
