@@ -217,6 +217,8 @@ class Reconciler:
         await self._remove_launcher_finalizer(existing)
 
     async def _remove_launcher_finalizer(self, existing: JSON) -> None:
+        if not launcher.has_launcher_finalizer(existing):
+            return
         meta = existing["metadata"]
         finalizers = [f for f in meta.get("finalizers") or [] if f != names.LAUNCHER_FINALIZER]
         patch = {"metadata": {"finalizers": finalizers or None, "resourceVersion": meta.get("resourceVersion")}}
@@ -408,6 +410,11 @@ class Reconciler:
                              pending: list[job_status.Transition]) -> JSON | None:
         """Replace or defer a launcher template change, then suspend or resume the launcher Job. A deferral
         sets a condition in `status` and queues its Warning in `pending` once, on the transition."""
+        if existing["metadata"].get("deletionTimestamp"):
+            # Deleted by hand before its result (upstream's documented way to apply a launcher change): our
+            # finalizer protects recorded results only, so let it go; it is created anew once gone.
+            await self._remove_launcher_finalizer(existing)
+            return existing
         suspended = spec.is_suspended(job)
         launcher_suspended = bool((existing.get("spec") or {}).get("suspend"))
         build = launcher.desired_launcher_job(job, self.options)

@@ -49,8 +49,12 @@ async def test_example_runs_to_succeeded(sim: Env, name: str) -> None:
                          what="workers cleaned up")
     await sim.eventually(lambda: LAUNCHER_FINALIZER not in (sim.get(JOBS, ns, f"{job_name}-launcher") or {}).get(
         "metadata", {}).get("finalizers", []), what="launcher finalizer released")
-    for reason in ("MPIJobCreated", "MPIJobRunning", "MPIJobSucceeded"):
-        assert len(events(sim, ns, reason)) == 1, reason
+    # Events are written in the background after the status: wait for them, then expect one of each.
+    reasons = ("MPIJobCreated", "MPIJobRunning", "MPIJobSucceeded")
+    await sim.eventually(lambda: all(events(sim, ns, reason) for reason in reasons), what="events")
+    await sim.settled()
+    for reason in reasons:
+        assert [e.get("count", 1) for e in events(sim, ns, reason)] == [1], reason
 
 
 def annotated(name: str, launcher: dict[str, str] | None = None, worker: dict[str, str] | None = None,
@@ -112,8 +116,8 @@ async def test_suspend_and_resume_a_running_job(sim: Env) -> None:
 
     sim.sb.store.patch(MPIJOBS, ns, "pause", "merge", {"spec": {"runPolicy": {"suspend": True}}})
     await sim.eventually(lambda: sim.list("pods", ns) == [], within=20, what="every pod gone")
-    suspended = mpijob(sim, ns, "pause")
-    assert condition(suspended, "Running")["status"] == "False"  # type: ignore[index]
+    await sim.eventually(lambda: (c := condition(mpijob(sim, ns, "pause"), "Running")) and c["status"] == "False",
+                         what="Running=False")
 
     sim.sb.store.patch(MPIJOBS, ns, "pause", "merge", {"spec": {"runPolicy": {"suspend": False}}})
     running = await sim.eventually(lambda: (j := mpijob(sim, ns, "pause")) and (c := condition(j, "Running"))

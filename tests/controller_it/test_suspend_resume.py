@@ -87,8 +87,11 @@ async def test_resume_creates_workers_and_unsuspends_the_launcher_after_clearing
     started = mpijob(env, ns, "pi")["status"]["startTime"]
     await env.eventually(lambda: now_rfc3339() > started, what="clock tick")  # so a reset startTime differs
 
+    env.sb.requests.reset()
     set_suspend(env, ns, False)
     await env.eventually(lambda: launcher_suspended(env, ns) is False, what="launcher unsuspended")
+    # The startTime went through the Job's status subresource (an update of the Job cannot change status).
+    assert env.sb.requests.count(resource="jobs.batch/status", namespace=ns) == 1
     resumed_launcher = env.get(JOBS, ns, "pi-launcher")
     assert resumed_launcher is not None
     assert resumed_launcher["metadata"]["uid"] == launcher["metadata"]["uid"]  # the same Job, not a new one
