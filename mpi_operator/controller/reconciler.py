@@ -170,6 +170,10 @@ class Reconciler:
         for transition in [*pending, *update.transitions]:
             self.recorder.record(cached, transition.event_type, transition.reason, transition.message)
             self._count(transition, update.status)
+        if conditions.is_finished(update.status) and update.status.get("completionTime"):
+            # Finish now, not on the watch event of our own status write: after a watch cut and a relist that
+            # event never comes (the cache already holds the version we wrote, so the relist sees no change).
+            await self._finished({**cached, "status": update.status}, job, copy.deepcopy(update.status))
 
     # --- validation -----------------------------------------------------------------------------------
 

@@ -83,6 +83,7 @@ class Informer:
         self.name = name or resource.type.plural
         self.store = Store(transform, indexers)
         self.resource_version = ""
+        self._listed_version = ""
         self.last_error: str | None = None
         self.relists = 0
         self._handlers: list[EventHandler] = []
@@ -181,6 +182,7 @@ class Informer:
             self.store.remove(object_key(obj))
             self._fire_delete(obj)
         self.resource_version = resource_version
+        self._listed_version = resource_version
         if self.has_synced:
             self.relists += 1
         self.last_error = None
@@ -201,6 +203,9 @@ class Informer:
                     error = api_error(int(event.object.get("code") or 500), event.object)
                     if isinstance(error, Gone):
                         log.info("watch expired; relisting", extra={"informer": self.name, "error": str(error)})
+                        if events == 0 and self.resource_version == self._listed_version:
+                            # Expired straight after a list: relisting at once would hammer the server in a loop.
+                            await asyncio.sleep(self.backoff.next_delay())
                         return True
                     raise error
                 events += 1
