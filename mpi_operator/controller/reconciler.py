@@ -422,7 +422,9 @@ class Reconciler:
         suspended = spec.is_suspended(job)
         launcher_suspended = bool((existing.get("spec") or {}).get("suspend"))
         build = launcher.desired_launcher_job(job, self.options)
-        change = launcher.launcher_template_change(existing, build.job, suspended)
+        # A suspended launcher Job runs no pod: replacing it is as safe as for a suspended MPIJob, and on a resume
+        # with an edited template (Kueue's admission) the whole new template applies, not only the directives.
+        change = launcher.launcher_template_change(existing, build.job, suspended or launcher_suspended)
         if change is launcher.TemplateChange.REPLACE:
             # decisions Q13: a launcher that has not started (or is suspended) is replaced by the new template.
             await self._delete_launcher(existing)

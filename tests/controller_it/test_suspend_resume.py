@@ -144,3 +144,19 @@ async def test_job_created_suspended_gets_a_suspended_launcher_and_no_workers(en
     assert not current["status"].get("startTime")
     assert replica_status(env, ns, "pi", "Worker") == {}
     assert len(events(env, ns, "MPIJobSuspended")) == 1
+
+
+async def test_resume_with_an_edited_template_replaces_a_launcher_that_had_run(env: Env) -> None:
+    ns = await suspended_after_running(env)
+    set_job_status(env, ns, "pi-launcher", {"failed": 1})  # it had started (and failed) a pod before
+    old = env.get(JOBS, ns, "pi-launcher")
+    assert old is not None
+    set_suspend(env, ns, False, launcher_template={"spec": {"nodeSelector": {"gpu": "h100"}}})
+    new = await env.eventually(
+        lambda: (j := env.get(JOBS, ns, "pi-launcher")) and j["metadata"]["uid"] != old["metadata"]["uid"] and j,
+        what="launcher Job replaced")
+    assert not new["spec"].get("suspend")
+    assert new["spec"]["template"]["spec"]["nodeSelector"] == {"gpu": "h100"}
+    await env.settled()
+    assert condition(mpijob(env, ns, "pi"), "LauncherTemplateChangeDeferred") is None
+    assert events(env, ns, "LauncherTemplateChangeDeferred") == []
