@@ -30,11 +30,13 @@ from tests.controller_it.conftest import MPIJOBS, Env, example
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 
-async def started_job(env: Env, policy: str) -> str:
+async def started_job(env: Env, policy: str | None) -> str:
     """A pi job whose worker-0 runs and worker-1 has finished, with a started launcher."""
     ns = env.namespace()
     job = copy.deepcopy(example("pi.yaml"))
     job["spec"]["runPolicy"]["cleanPodPolicy"] = policy
+    if policy is None:
+        del job["spec"]["runPolicy"]["cleanPodPolicy"]
     env.sb.store.create(MPIJOBS, ns, job)
     await env.eventually(lambda: env.get(JOBS, ns, "pi-launcher"), what="launcher Job")
     set_pod_running(env, ns, "pi-worker-0")
@@ -46,11 +48,12 @@ async def started_job(env: Env, policy: str) -> str:
 
 
 @pytest.mark.parametrize(("policy", "deleted", "kept"), [
+    (None, ["pi-worker-0"], ["pi-worker-1"]),  # decisions Q4: the default is Running
     ("Running", ["pi-worker-0"], ["pi-worker-1"]),
     ("All", ["pi-worker-0", "pi-worker-1"], []),
     ("None", [], ["pi-worker-0", "pi-worker-1"]),
 ])
-async def test_launcher_success_succeeds_the_job_and_cleans_per_policy(env: Env, policy: str, deleted: list[str],
+async def test_launcher_success_succeeds_the_job_and_cleans_per_policy(env: Env, policy: str | None, deleted: list[str],
                                                                       kept: list[str]) -> None:
     ns = await started_job(env, policy)
     successful = counter(env, "jobs_successful")
