@@ -247,14 +247,15 @@ class Reconciler:
     async def _create(self, resource: Resource, informer: Informer, obj: JSON) -> JSON | None:
         """Create; an AlreadyExists from a stale cache is not a failure (decisions Q36): retry the sync. But the
         pod cache holds only our labelled pods, so a foreign pod of that name is invisible to it: on
-        AlreadyExists, read the object once and report it as not ours when it is not."""
+        AlreadyExists, look the object up once (a list by name: the ClusterRole grants `list`, not `get`) and
+        report it as not ours when it is not."""
         meta = obj["metadata"]
         try:
             created = await resource.create(obj)
         except AlreadyExists as exc:
-            with contextlib.suppress(NotFound):
-                current = await resource.get(meta["name"], meta["namespace"])
-                owner = names.controller_reference(obj) or {}
+            found = await resource.list(meta["namespace"], field_selector=f"metadata.name={meta['name']}")
+            owner = names.controller_reference(obj) or {}
+            for current in found["items"]:
                 if not names.is_controlled_by(current, str(owner.get("uid"))):
                     message = events.resource_exists_message(meta["name"], resource.type.kind)
                     job_ref = {"apiVersion": MPIJOBS.api_version, "kind": MPIJOBS.kind,
