@@ -156,9 +156,10 @@ async def test_two_processes_elect_one_leader_and_a_kill_hands_over(sandbox: tup
     await eventually(lambda: _metric_value(first, "mpi_operator_is_leader"), 20, "first leads")
     await second.start()
     try:
-        await eventually(lambda: second.get(second.metrics, "/metrics"), 20, "second serves metrics")
+        # A follower is ready (it serves metrics and stands by) but does not lead.
+        await eventually(second.ready, 20, "the follower is ready")
+        assert (await second.get(second.metrics, "/metrics"))[0] == 200
         assert await _metric_value(second, "mpi_operator_is_leader") == 0.0
-        assert await second.ready(), "a follower is ready (it serves metrics and stands by)"
         assert first.proc is not None
         first.proc.send_signal(signal.SIGKILL)
         await first.proc.wait()
