@@ -44,6 +44,8 @@ CONDITION_TEMPLATE_CHANGE_DEFERRED = "LauncherTemplateChangeDeferred"
 MESSAGE_TEMPLATE_CHANGE_DEFERRED = ("The Launcher template changed while the launcher is running; the change "
                                     "applies to the next run of this MPIJob")
 STATUS_CONFLICT_RETRIES = 3
+# Worker pods without an index label already warned about (uids); a bound, as pods come and go.
+WARNED_UNINDEXED_LIMIT = 4096
 
 
 def utc_now() -> str:
@@ -86,6 +88,7 @@ class Reconciler:
         self.options = options
         self.metrics = metrics
         self.now = now
+        self._warned_unindexed: set[str] = set()
         self.mpijobs: Resource = client.resource(MPIJOBS)
         self.pods: Resource = client.resource(PODS)
         self.jobs: Resource = client.resource(JOBS)
@@ -218,6 +221,8 @@ class Reconciler:
         await self._remove_launcher_finalizer(existing)
 
     async def _remove_launcher_finalizer(self, existing: JSON) -> None:
+        if not launcher.has_launcher_finalizer(existing):
+            return
         meta = existing["metadata"]
         finalizers = [f for f in meta.get("finalizers") or [] if f != names.LAUNCHER_FINALIZER]
         patch = {"metadata": {"finalizers": finalizers or None, "resourceVersion": meta.get("resourceVersion")}}
@@ -242,14 +247,15 @@ class Reconciler:
     async def _create(self, resource: Resource, informer: Informer, obj: JSON) -> JSON | None:
         """Create; an AlreadyExists from a stale cache is not a failure (decisions Q36): retry the sync. But the
         pod cache holds only our labelled pods, so a foreign pod of that name is invisible to it: on
-        AlreadyExists, read the object once and report it as not ours when it is not."""
+        AlreadyExists, look the object up once (a list by name: the ClusterRole grants `list`, not `get`) and
+        report it as not ours when it is not."""
         meta = obj["metadata"]
         try:
             created = await resource.create(obj)
         except AlreadyExists as exc:
-            with contextlib.suppress(NotFound):
-                current = await resource.get(meta["name"], meta["namespace"])
-                owner = names.controller_reference(obj) or {}
+            found = await resource.list(meta["namespace"], field_selector=f"metadata.name={meta['name']}")
+            owner = names.controller_reference(obj) or {}
+            for current in found["items"]:
                 if not names.is_controlled_by(current, str(owner.get("uid"))):
                     message = events.resource_exists_message(meta["name"], resource.type.kind)
                     job_ref = {"apiVersion": MPIJOBS.api_version, "kind": MPIJOBS.kind,
@@ -321,6 +327,14 @@ class Reconciler:
             return []
         plan = worker.scale_down(job, self._worker_pods(job))
         for name in plan.unindexed:
+            # Said once per pod (by uid), not on every sync: a steady state writes nothing, Events included.
+            pod_uid = str(((self.caches.pods.store.get_by_name(job.namespace, name) or {}).get("metadata") or {})
+                          .get("uid"))
+            if pod_uid in self._warned_unindexed:
+                continue
+            if len(self._warned_unindexed) >= WARNED_UNINDEXED_LIMIT:
+                self._warned_unindexed.clear()
+            self._warned_unindexed.add(pod_uid)
             self.recorder.warning(self._job_ref(job), "WorkerWithoutIndex",
                                   f"Worker pod {name} has no {REPLICA_INDEX_LABEL} label; left alone")
         await self._delete_pods(job, plan.delete)
@@ -401,10 +415,17 @@ class Reconciler:
                              pending: list[job_status.Transition]) -> JSON | None:
         """Replace or defer a launcher template change, then suspend or resume the launcher Job. A deferral
         sets a condition in `status` and queues its Warning in `pending` once, on the transition."""
+        if existing["metadata"].get("deletionTimestamp"):
+            # Deleted by hand before its result (upstream's documented way to apply a launcher change): our
+            # finalizer protects recorded results only, so let it go; it is created anew once gone.
+            await self._remove_launcher_finalizer(existing)
+            return existing
         suspended = spec.is_suspended(job)
         launcher_suspended = bool((existing.get("spec") or {}).get("suspend"))
         build = launcher.desired_launcher_job(job, self.options)
-        change = launcher.launcher_template_change(existing, build.job, suspended)
+        # A suspended launcher Job runs no pod: replacing it is as safe as for a suspended MPIJob, and on a resume
+        # with an edited template (Kueue's admission) the whole new template applies, not only the directives.
+        change = launcher.launcher_template_change(existing, build.job, suspended or launcher_suspended)
         if change is launcher.TemplateChange.REPLACE:
             # decisions Q13: a launcher that has not started (or is suspended) is replaced by the new template.
             await self._delete_launcher(existing)

@@ -54,7 +54,7 @@ class Env:
                 raise AssertionError(f"timed out after {within}s waiting for {what}")
             await asyncio.sleep(0.02)
 
-    async def settled(self, quiet: float = 0.5, within: float = 10.0) -> None:
+    async def settled(self, quiet: float = 0.3, within: float = 10.0) -> None:
         """Wait until the work queue is idle and stays idle for `quiet` seconds."""
         deadline = time.monotonic() + within
         while time.monotonic() < deadline:

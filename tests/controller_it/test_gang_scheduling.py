@@ -145,3 +145,25 @@ async def test_foreign_podgroup_gets_err_resource_exists(genv: GangEnv) -> None:
     assert warning[0]["message"] == 'Resource "pi" of Kind "PodGroup" already exists and is not managed by MPIJob'
     current = podgroup(genv, ns)
     assert current is not None and current["metadata"]["resourceVersion"] == foreign["metadata"]["resourceVersion"]
+
+
+async def test_podgroup_fields_we_own_are_restored_and_others_left_alone(genv: GangEnv) -> None:
+    """decisions Q27: a scheduler's own fields cause no update fight; ours are put back."""
+    env = genv.env
+    ns = env.namespace()
+    env.sb.store.create(MPIJOBS, ns, gang_job())
+    await env.eventually(lambda: env.get(JOBS, ns, "pi-launcher"), what="launcher Job")
+    await env.settled()
+    env.sb.requests.reset()
+    env.sb.store.patch(genv.gang.podgroups, ns, "pi", "merge", {"spec": {"minTaskMember": {"worker": 2}}})
+    env.sb.store.patch(genv.gang.podgroups, ns, "pi", "merge", {"status": {"phase": "Running"}},
+                       subresource="status")
+    await env.settled()
+    assert env.sb.requests.count(resource=genv.gang.podgroups, verb="patch") == 0
+    assert env.sb.requests.count(resource=genv.gang.podgroups, verb="update") == 0
+
+    env.sb.store.patch(genv.gang.podgroups, ns, "pi", "merge", {"spec": {"minMember": 1}})
+    await env.eventually(lambda: (podgroup(genv, ns) or {}).get("spec", {}).get("minMember") == 3,
+                         what="minMember restored")
+    current = podgroup(genv, ns)
+    assert current is not None and current["spec"]["minTaskMember"] == {"worker": 2}

@@ -30,11 +30,13 @@ from tests.controller_it.conftest import MPIJOBS, Env, example
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 
-async def started_job(env: Env, policy: str) -> str:
+async def started_job(env: Env, policy: str | None) -> str:
     """A pi job whose worker-0 runs and worker-1 has finished, with a started launcher."""
     ns = env.namespace()
     job = copy.deepcopy(example("pi.yaml"))
     job["spec"]["runPolicy"]["cleanPodPolicy"] = policy
+    if policy is None:
+        del job["spec"]["runPolicy"]["cleanPodPolicy"]
     env.sb.store.create(MPIJOBS, ns, job)
     await env.eventually(lambda: env.get(JOBS, ns, "pi-launcher"), what="launcher Job")
     set_pod_running(env, ns, "pi-worker-0")
@@ -46,11 +48,12 @@ async def started_job(env: Env, policy: str) -> str:
 
 
 @pytest.mark.parametrize(("policy", "deleted", "kept"), [
+    (None, ["pi-worker-0"], ["pi-worker-1"]),  # decisions Q4: the default is Running
     ("Running", ["pi-worker-0"], ["pi-worker-1"]),
     ("All", ["pi-worker-0", "pi-worker-1"], []),
     ("None", [], ["pi-worker-0", "pi-worker-1"]),
 ])
-async def test_launcher_success_succeeds_the_job_and_cleans_per_policy(env: Env, policy: str, deleted: list[str],
+async def test_launcher_success_succeeds_the_job_and_cleans_per_policy(env: Env, policy: str | None, deleted: list[str],
                                                                       kept: list[str]) -> None:
     ns = await started_job(env, policy)
     successful = counter(env, "jobs_successful")
@@ -139,3 +142,18 @@ async def test_launcher_failure_without_reason_uses_the_upstream_defaults(env: E
     assert failed is not None
     assert (failed["reason"], failed["message"]) == ("MPIJobFailed", f"MPIJob {ns}/pi has failed")
     assert done["status"]["replicaStatuses"]["Launcher"] == {"failed": 1}
+
+
+async def test_a_finished_job_leaves_its_other_children_alone(env: Env) -> None:
+    ns = env.namespace()
+    env.sb.store.create(MPIJOBS, ns, example("pi.yaml"))
+    await env.eventually(lambda: env.get(JOBS, ns, "pi-launcher"), what="launcher Job")
+    complete_launcher(env, ns, "pi-launcher")
+    await env.eventually(lambda: condition(mpijob(env, ns, "pi"), "Succeeded"), what="Succeeded")
+    await env.settled()
+    env.sb.store.delete("configmaps", ns, "pi-config")
+    env.sb.store.delete("services", ns, "pi")
+    await env.settled()
+    assert env.get("configmaps", ns, "pi-config") is None and env.get("services", ns, "pi") is None
+    assert env.list("pods", ns) == [] or all(gone_or_terminating(env, ns, p["metadata"]["name"])
+                                             for p in env.list("pods", ns))

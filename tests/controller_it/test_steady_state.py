@@ -3,10 +3,16 @@ writes nothing, whether the job is running, suspended, finished or managed by an
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import copy
 
 import pytest
+from prometheus_client import CollectorRegistry
 
+from mpi_operator.controller.controller import MPIJobController
+from mpi_operator.controller.metrics import ControllerMetrics
+from mpi_operator.controller.options import ControllerOptions
 from tests.controller_it.cluster_stand_in import (
     JOBS,
     complete_launcher,
@@ -78,3 +84,26 @@ async def test_job_managed_by_this_operator_explicitly_is_reconciled(env: Env) -
     env.sb.store.create(MPIJOBS, ns, job)
     await env.eventually(lambda: env.get(JOBS, ns, "pi-launcher"), what="launcher Job")
     await env.eventually(lambda: condition(mpijob(env, ns, "pi"), "Created"), what="Created")
+
+
+async def test_a_restarted_controller_makes_no_writes_for_converged_jobs(env: Env) -> None:
+    """A second controller with fresh caches (an operator restart or a new leader) lists every converged job
+    and syncs it: no Secret regenerated, no status rewritten, nothing."""
+    ns = await running(env)
+    await env.settled()
+    env.sb.requests.reset()
+    second = MPIJobController(env.client, ControllerOptions(), ControllerMetrics(CollectorRegistry()),
+                              queue_rate=1000, queue_burst=1000, threadiness=4)
+    ready = asyncio.Event()
+    task = asyncio.create_task(second.run(ready))
+    try:
+        await asyncio.wait_for(ready.wait(), 10)
+        assert await second.queue.wait_idle(10)
+        await env.settled()
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    writes = {verb: n for verb, n in env.sb.requests.by_verb().items() if verb in WRITE_VERBS}
+    assert writes == {}
+    assert condition(mpijob(env, ns, "pi"), "Running") is not None

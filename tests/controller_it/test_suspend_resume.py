@@ -73,7 +73,8 @@ async def test_suspending_a_running_job_stops_launcher_and_workers(env: Env) -> 
     assert running is not None
     assert (running["status"], running["reason"], running["message"]) == (
         "False", "MPIJobSuspended", f"MPIJob {ns}/pi is suspended.")
-    assert job["status"]["replicaStatuses"]["Worker"] == {}
+    # Worker `{}`; Launcher active counts the launcher pod still running (the Job controller stops it).
+    assert job["status"]["replicaStatuses"] == {"Launcher": {"active": 1}, "Worker": {}}
     assert env.get("pods", ns, "pi-worker-0") is None and env.get("pods", ns, "pi-worker-1") is None
     emitted = events(env, ns, "MPIJobSuspended")
     assert len(emitted) == 1 and emitted[0]["type"] == "Normal" and emitted[0]["message"] == "MPIJob suspended"
@@ -86,8 +87,11 @@ async def test_resume_creates_workers_and_unsuspends_the_launcher_after_clearing
     started = mpijob(env, ns, "pi")["status"]["startTime"]
     await env.eventually(lambda: now_rfc3339() > started, what="clock tick")  # so a reset startTime differs
 
+    env.sb.requests.reset()
     set_suspend(env, ns, False)
     await env.eventually(lambda: launcher_suspended(env, ns) is False, what="launcher unsuspended")
+    # The startTime went through the Job's status subresource (an update of the Job cannot change status).
+    assert env.sb.requests.count(resource="jobs.batch/status", namespace=ns) == 1
     resumed_launcher = env.get(JOBS, ns, "pi-launcher")
     assert resumed_launcher is not None
     assert resumed_launcher["metadata"]["uid"] == launcher["metadata"]["uid"]  # the same Job, not a new one
@@ -140,3 +144,19 @@ async def test_job_created_suspended_gets_a_suspended_launcher_and_no_workers(en
     assert not current["status"].get("startTime")
     assert replica_status(env, ns, "pi", "Worker") == {}
     assert len(events(env, ns, "MPIJobSuspended")) == 1
+
+
+async def test_resume_with_an_edited_template_replaces_a_launcher_that_had_run(env: Env) -> None:
+    ns = await suspended_after_running(env)
+    set_job_status(env, ns, "pi-launcher", {"failed": 1})  # it had started (and failed) a pod before
+    old = env.get(JOBS, ns, "pi-launcher")
+    assert old is not None
+    set_suspend(env, ns, False, launcher_template={"spec": {"nodeSelector": {"gpu": "h100"}}})
+    new = await env.eventually(
+        lambda: (j := env.get(JOBS, ns, "pi-launcher")) and j["metadata"]["uid"] != old["metadata"]["uid"] and j,
+        what="launcher Job replaced")
+    assert not new["spec"].get("suspend")
+    assert new["spec"]["template"]["spec"]["nodeSelector"] == {"gpu": "h100"}
+    await env.settled()
+    assert condition(mpijob(env, ns, "pi"), "LauncherTemplateChangeDeferred") is None
+    assert events(env, ns, "LauncherTemplateChangeDeferred") == []

@@ -101,3 +101,18 @@ async def test_launcher_template_change_is_deferred_with_a_warning_for_a_running
         {"op": "remove", "path": "/spec/mpiReplicaSpecs/Launcher/template/metadata/annotations"}])
     await env.eventually(lambda: condition(mpijob(env, ns, "pi"), "LauncherTemplateChangeDeferred") is None,
                          what="condition cleared")
+
+
+async def test_launcher_template_restart_policy_is_overridden_with_one_warning(env: Env) -> None:
+    ns = env.namespace()
+    job = example("pi.yaml")
+    job["spec"]["mpiReplicaSpecs"]["Launcher"]["template"]["spec"]["restartPolicy"] = "Never"
+    env.sb.store.create(MPIJOBS, ns, job)
+    launcher = await env.eventually(lambda: env.get(JOBS, ns, "pi-launcher"), what="launcher Job")
+    assert launcher["spec"]["template"]["spec"]["restartPolicy"] == "OnFailure"  # the replica spec's default
+    warning = await env.eventually(lambda: events(env, ns, "SetPodTemplateRestartPolicy"), what="warning")
+    assert warning[0]["type"] == "Warning"
+    assert warning[0]["message"] == ("Restart policy in pod template overridden by restart policy in replica spec")
+    env.sb.store.patch(MPIJOBS, ns, "pi", "merge", {"metadata": {"labels": {"touched": "yes"}}})
+    await env.settled()
+    assert [e.get("count", 1) for e in events(env, ns, "SetPodTemplateRestartPolicy")] == [1]  # decisions Q41

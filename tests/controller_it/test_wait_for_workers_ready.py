@@ -57,3 +57,12 @@ async def test_launcher_is_not_unsuspended_before_workers_are_ready_after_resume
         set_pod_running(env, ns, name)
     await env.eventually(lambda: (env.get(JOBS, ns, "pi-launcher") or {}).get("spec", {}).get("suspend") is False,
                          what="launcher unsuspended")
+
+
+async def test_launcher_without_worker_spec_is_created_at_once(env: Env) -> None:
+    ns = env.namespace()
+    job = waiting_job()
+    del job["spec"]["mpiReplicaSpecs"]["Worker"]  # type: ignore[index]
+    env.sb.store.create(MPIJOBS, ns, job)
+    await env.eventually(lambda: env.get(JOBS, ns, "pi-launcher"), what="launcher Job")
+    assert env.list("pods", ns) == []

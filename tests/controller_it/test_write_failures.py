@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
-from tests.controller_it.cluster_stand_in import JOBS, events, live
+from tests.controller_it.cluster_stand_in import JOBS, condition, counter, events, live, mpijob
 from tests.controller_it.conftest import MPIJOBS, Env, example, running_env
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -73,3 +73,20 @@ async def test_rejected_launcher_resume_is_retried(env: Env) -> None:
         assert launcher is not None and launcher["spec"]["suspend"] is True
     await env.eventually(lambda: (env.get(JOBS, ns, "pi-launcher") or {}).get("spec", {}).get("suspend") is False,
                          what="launcher resumed after the fault")
+
+
+async def test_rejected_status_writes_emit_no_event_until_one_succeeds(env: Env) -> None:
+    """decisions Q17: Events and counters follow the status write that records the transition."""
+    ns = env.namespace()
+    created_before = counter(env, "jobs_created")
+    with rejecting(env, {"patch", "update"}, MPIJOBS):
+        env.sb.store.create(MPIJOBS, ns, example("pi.yaml"))
+        await env.eventually(lambda: env.get(JOBS, ns, "pi-launcher"), what="launcher Job")
+        await env.eventually(lambda: env.sb.requests.count(verb="patch", resource=f"{MPIJOBS}/status",
+                                                           namespace=ns) >= 2, what="rejected status writes")
+        assert events(env, ns, "MPIJobCreated") == []
+        assert counter(env, "jobs_created") == created_before
+    await env.eventually(lambda: condition(mpijob(env, ns, "pi"), "Created"), what="Created after the fault")
+    await env.settled()
+    assert [e.get("count", 1) for e in events(env, ns, "MPIJobCreated")] == [1]
+    assert counter(env, "jobs_created") == created_before + 1
