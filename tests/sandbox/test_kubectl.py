@@ -176,3 +176,14 @@ async def test_delete_cascade_foreground_waits_for_dependents(sandbox: Sandbox, 
     assert code == 0, err
     assert (await http.get(f"/api/v1/namespaces/default/pods/{pod}")).status == 404
     assert (await http.get(f"/apis/batch/v1/namespaces/default/jobs/{name}")).status == 404
+
+
+async def test_apply_builtin_twice_sends_a_strategic_merge_patch(sandbox: Sandbox, kube_home: Path,
+                                                                 http: Http) -> None:
+    name = unique("applycm")
+    doc = f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\ndata:\n  a: '1'\n"
+    code, out, err = await kubectl(sandbox, kube_home, "apply", "-f", "-", stdin=doc.encode())
+    assert code == 0 and "created" in out, err
+    code, out, err = await kubectl(sandbox, kube_home, "apply", "-f", "-", stdin=doc.replace("'1'", "'2'").encode())
+    assert code == 0 and "configured" in out, err
+    assert (await http.get(f"/api/v1/namespaces/default/configmaps/{name}")).body["data"] == {"a": "2"}
