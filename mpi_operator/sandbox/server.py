@@ -217,14 +217,14 @@ class ApiServer:
             body = await self._body(request)
             if r.name is not None:
                 return await self._create_subresource(request, r, body, opts)
-            obj = self.store.create(info, r.namespace, body, opts)
+            obj = self.store.create(info, r.namespace, body, opts, copy_body=False)
             return self._json(obj, 201, opts.warnings)
         if r.verb == "update":
             assert r.name is not None
             if r.subresource not in (None, "status"):
                 raise ApiError(405, "MethodNotAllowed", "the server does not allow this method")
             body = await self._body(request)
-            obj = self.store.update(info, r.namespace, r.name, body, r.subresource, opts)
+            obj = self.store.update(info, r.namespace, r.name, body, r.subresource, opts, copy_body=False)
             return self._json(obj, 200, opts.warnings)
         if r.verb == "patch":
             assert r.name is not None

@@ -222,10 +222,11 @@ class Store:
     # ------------------------------------------------------------------ writing
 
     def create(self, resource: str | ResourceInfo, namespace: str | None, body: Obj,
-               opts: WriteOptions | None = None) -> Obj:
+               opts: WriteOptions | None = None, *, copy_body: bool = True) -> Obj:
+        """POST semantics. `copy_body=False` hands `body` over to the store (the HTTP layer's fresh parse)."""
         info = self.info(resource)
         opts = opts or WriteOptions()
-        obj = deep_copy(body)
+        obj = deep_copy(body) if copy_body else body
         if not isinstance(obj, dict):
             raise bad_request("the body of the request was in an unknown format")
         ns = self._check_namespace_for_write(info, namespace, obj)
@@ -265,10 +266,10 @@ class Store:
         return self._commit(info, ns, name, None, obj)
 
     def update(self, resource: str | ResourceInfo, namespace: str | None, name: str, body: Obj,
-               subresource: str | None = None, opts: WriteOptions | None = None) -> Obj:
+               subresource: str | None = None, opts: WriteOptions | None = None, *, copy_body: bool = True) -> Obj:
         """PUT semantics: whole object in; a present resourceVersion is a precondition."""
         info = self.info(resource)
-        new = deep_copy(body)
+        new = deep_copy(body) if copy_body else body
         if not isinstance(new, dict):
             raise bad_request("the body of the request was in an unknown format")
         return self._update(info, namespace, name, new, subresource, opts or WriteOptions(), is_put=True)
@@ -302,7 +303,7 @@ class Store:
                 body.setdefault("metadata", {}).setdefault("name", name)
                 return self.create(info, namespace, body, opts), True
             raise not_found(info.plural, info.group, name)
-        patched = patches.apply(kind, deep_copy(old), patch)
+        patched = patches.apply(kind, old, patch)  # the patch functions never mutate their target
         if not isinstance(patched, dict):
             raise bad_request("the patched object is not a JSON object")
         return self._update(info, namespace, name, patched, subresource, opts, is_put=False), False
