@@ -605,6 +605,10 @@ class Store:
         crd = ev.object
         name = crd["metadata"]["name"]
         self.registry.remove_crd(name)
-        if ev.type != DELETED:
+        if ev.type == DELETED:
+            # The resource is no longer served: its open watches end, as on a real server.
+            for w in list(self._watchers.get(name, ())):
+                w.close()
+        else:
             for info in infos_from_crd(crd):
                 self.registry.add(info)

@@ -91,6 +91,7 @@ async def test_installing_a_crd_serves_it_at_once(http: Http, sandbox: Sandbox) 
     assert created.status == 201
     code, out, err = await kubectl(sandbox, sandbox.kubeconfig_path.parent / "home", "get", "widgets")
     assert code == 0 and "w1" in out, err
+    watcher = sandbox.store.watch("widgets.example.com", "default", sandbox.store.resource_version)
     deleted = await http.delete("/apis/apiextensions.k8s.io/v1/customresourcedefinitions/widgets.example.com")
     assert deleted.status == 200
 
@@ -98,3 +99,4 @@ async def test_installing_a_crd_serves_it_at_once(http: Http, sandbox: Sandbox) 
         return (await http.get("/apis/example.com/v1")).status == 404
     from tests.sandbox.conftest import wait_for
     await wait_for(gone)
+    assert watcher.closed and [e.type for e in watcher.queue] == ["DELETED"]
