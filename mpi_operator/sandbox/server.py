@@ -28,7 +28,12 @@ from mpi_operator.sandbox.accounting import RequestLog, client_id
 from mpi_operator.sandbox.errors import ApiError, bad_request, expired, invalid, success_status
 from mpi_operator.sandbox.events import BOOKMARK, ERROR
 from mpi_operator.sandbox.faults import Faults
-from mpi_operator.sandbox.resources import ResourceInfo
+from mpi_operator.sandbox.resources import (
+    AGGREGATED_CONTENT_TYPE,
+    ResourceInfo,
+    aggregated_discovery,
+    wants_aggregated_discovery,
+)
 from mpi_operator.sandbox.selectors import SelectorError, parse_field_selector, parse_label_selector
 from mpi_operator.sandbox.store import Obj, Store, WriteOptions
 from mpi_operator.sandbox.table import to_table
@@ -105,7 +110,7 @@ class ApiServer:
         if path in self.debug_handlers:
             return await self.debug_handlers[path](request)
         if request.method == "GET":
-            simple = self._simple_get(path, parts)
+            simple = self._simple_get(path, parts, request.headers.get("Accept", ""))
             if simple is not None:
                 return simple
         if not parts or parts[0] not in ("api", "apis"):
@@ -126,8 +131,12 @@ class ApiServer:
         await self.faults.before_request(route.verb, route.info.key)
         return await self._serve(request, route)
 
-    def _simple_get(self, path: str, parts: list[str]) -> web.StreamResponse | None:
+    def _simple_get(self, path: str, parts: list[str], accept: str = "") -> web.StreamResponse | None:
         reg = self.store.registry
+        if path in ("/api", "/apis") and wants_aggregated_discovery(accept):
+            # The content type alone tells client-go which format the body is in.
+            return web.Response(body=orjson.dumps(aggregated_discovery(reg, core=path == "/api")),
+                                headers={"Content-Type": AGGREGATED_CONTENT_TYPE})
         if path == "/version":
             return self._json(VERSION)
         if path in ("/healthz", "/readyz", "/livez"):
