@@ -317,3 +317,11 @@ async def test_dry_run_persists_nothing(http: Http, sandbox: Sandbox) -> None:
     assert r.status == 201 and r.body["metadata"]["name"] == name
     assert (await http.get(f"{CM}/{name}")).status == 404
     assert sandbox.store.resource_version == before
+
+
+async def test_job_field_selector_status_successful(http: Http) -> None:
+    name = unique("succ")
+    await http.post(JOBS, job(name))
+    await http.patch(f"{JOBS}/{name}/status", {"status": {"succeeded": 1}})
+    r = await http.get(f"{JOBS}?fieldSelector=status.successful=1")
+    assert r.status == 200 and [i["metadata"]["name"] for i in r.body["items"]] == [name]

@@ -175,3 +175,15 @@ async def test_watch_lines_are_single_json_documents(http: Http, sandbox: Sandbo
     lines = raw.split(b"\n")
     assert lines[-1] == b"" and all(lines[:-1])
     assert all(orjson.loads(line)["type"] for line in lines[:-1])
+
+
+async def test_resuming_from_a_bookmark_misses_nothing(http: Http) -> None:
+    ns = "kube-node-lease"
+    events, _ = await http.watch_lines(f"/api/v1/namespaces/{ns}/configmaps?watch=1&allowWatchBookmarks=true"
+                                       "&timeoutSeconds=2", 1, timeout=5)
+    assert events[0]["type"] == "BOOKMARK"
+    rv = events[0]["object"]["metadata"]["resourceVersion"]
+    name = unique("after-bm")
+    await http.post(f"/api/v1/namespaces/{ns}/configmaps", cm(name))
+    resumed, _ = await http.watch_lines(f"/api/v1/namespaces/{ns}/configmaps?watch=1&resourceVersion={rv}", 1)
+    assert resumed[0]["type"] == "ADDED" and resumed[0]["object"]["metadata"]["name"] == name
