@@ -7,12 +7,16 @@ calls them between decoding and committing, for HTTP and in-process writes alike
 
 from __future__ import annotations
 
+import base64
+import binascii
 import ipaddress
 import itertools
+import re
 from collections.abc import Callable
 from typing import Any
 
 from mpi_operator.sandbox.errors import cause
+from mpi_operator.sandbox.podspec import validate_pod_spec
 from mpi_operator.sandbox.timefmt import now_rfc3339
 
 JOB_NAME_LABELS = ("batch.kubernetes.io/job-name", "job-name")
@@ -67,24 +71,11 @@ def _qos_class(spec: dict[str, Any]) -> str:
     return "Guaranteed" if guaranteed else "Burstable"
 
 
-def _validate_pod_spec(spec: dict[str, Any], path: str) -> Causes:
-    causes: Causes = []
-    containers = spec.get("containers")
-    if not containers:
-        causes.append(cause("FieldValueRequired", "Required value", f"{path}.containers"))
-    for i, c in enumerate(containers or []):
-        if not c.get("name"):
-            causes.append(cause("FieldValueRequired", "Required value", f"{path}.containers[{i}].name"))
-        if not c.get("image"):
-            causes.append(cause("FieldValueRequired", "Required value", f"{path}.containers[{i}].image"))
-    return causes
-
-
 def _pod_create(obj: dict[str, Any]) -> Causes:
     spec = obj.setdefault("spec", {})
     _pod_spec_defaults(spec)
     obj["status"] = {"phase": "Pending", "qosClass": _qos_class(spec)}
-    return _validate_pod_spec(spec, "spec")
+    return validate_pod_spec(spec, "spec")
 
 
 def _strip_mutable_pod_fields(spec: dict[str, Any]) -> dict[str, Any]:
@@ -143,7 +134,7 @@ def _job_create(obj: dict[str, Any]) -> Causes:
     elif restart not in ("OnFailure", "Never"):
         causes.append(cause("FieldValueNotSupported", f'Unsupported value: "{restart}": supported values: '
                             '"OnFailure", "Never"', "spec.template.spec.restartPolicy"))
-    return causes + _validate_pod_spec(tspec, "spec.template.spec")
+    return causes + validate_pod_spec(tspec, "spec.template.spec")
 
 
 def _validate_job_spec(spec: dict[str, Any]) -> Causes:
@@ -161,13 +152,16 @@ def _job_update(new: dict[str, Any], old: dict[str, Any]) -> Causes:
     for f in ("completionMode", "podReplacementPolicy", "backoffLimit", "parallelism", "suspend"):
         if f not in spec and f in old_spec:
             spec[f] = old_spec[f]
+    tspec = spec.setdefault("template", {}).setdefault("spec", {})
+    _pod_spec_defaults(tspec)  # defaulting precedes validation, so a PUT without defaults changes nothing
     causes = _validate_job_spec(spec)
     causes += _job_template_changes(spec, old_spec, old.get("status") or {})
     if spec.get("selector") != old_spec.get("selector"):
         causes.append(cause("FieldValueInvalid", "Invalid value: field is immutable", "spec.selector"))
     if spec.get("completionMode") != old_spec.get("completionMode"):
         causes.append(cause("FieldValueInvalid", "Invalid value: field is immutable", "spec.completionMode"))
-    _pod_spec_defaults((spec.get("template") or {}).get("spec") or {})
+    if spec.get("template") != old_spec.get("template"):
+        causes += validate_pod_spec(tspec, "spec.template.spec")
     return causes
 
 
@@ -245,6 +239,28 @@ def _service_update(new: dict[str, Any], old: dict[str, Any]) -> Causes:
     if old_spec.get("clusterIP") and spec.get("clusterIP") != old_spec.get("clusterIP"):
         return [cause("FieldValueInvalid", "Invalid value: field is immutable", "spec.clusterIP")]
     return []
+
+
+def _secret(obj: dict[str, Any], _old: dict[str, Any] | None = None) -> Causes:
+    """stringData is write-only: merged into data (base64) and dropped, as the real API server does."""
+    string_data = obj.pop("stringData", None) or {}
+    data = obj.get("data") or {}
+    causes: Causes = []
+    for key, value in data.items():
+        try:
+            base64.b64decode(str(value), validate=True)
+        except (binascii.Error, ValueError):
+            causes.append(cause("FieldValueInvalid", "Invalid value: illegal base64 data", f"data[{key}]"))
+    for key, value in string_data.items():
+        data[key] = base64.b64encode(str(value).encode()).decode()
+    if data:
+        obj["data"] = data
+    obj.setdefault("type", "Opaque")
+    for key in data:
+        if not re.fullmatch(r"[-._a-zA-Z0-9]+", key) or len(key) > 253:
+            causes.append(cause("FieldValueInvalid", f'Invalid value: "{key}": a valid config key must consist of '
+                                "alphanumeric characters, '-', '_' or '.'", f"data[{key}]"))
+    return causes
 
 
 def _namespace_create(obj: dict[str, Any]) -> Causes:
@@ -327,11 +343,15 @@ def _crd_create(obj: dict[str, Any]) -> Causes:
     return causes
 
 
-_CREATE: dict[str, CreateHook] = {"pods": _pod_create, "jobs.batch": _job_create, "services": _service_create,
-           "namespaces": _namespace_create, "events": _core_event, "events.events.k8s.io": _new_event,
-           "priorityclasses.scheduling.k8s.io": _priority_class,
-           "customresourcedefinitions.apiextensions.k8s.io": _crd_create}
-_UPDATE: dict[str, UpdateHook] = {"pods": _pod_update, "jobs.batch": _job_update, "services": _service_update,
-           "namespaces": _namespace_update, "events": _core_event, "events.events.k8s.io": _new_event,
-           "priorityclasses.scheduling.k8s.io": _priority_class}
+_CREATE: dict[str, CreateHook] = {
+    "pods": _pod_create, "secrets": _secret, "jobs.batch": _job_create, "services": _service_create,
+    "namespaces": _namespace_create, "events": _core_event, "events.events.k8s.io": _new_event,
+    "priorityclasses.scheduling.k8s.io": _priority_class,
+    "customresourcedefinitions.apiextensions.k8s.io": _crd_create,
+}
+_UPDATE: dict[str, UpdateHook] = {
+    "pods": _pod_update, "secrets": _secret, "jobs.batch": _job_update, "services": _service_update,
+    "namespaces": _namespace_update, "events": _core_event, "events.events.k8s.io": _new_event,
+    "priorityclasses.scheduling.k8s.io": _priority_class,
+}
 _STATUS_UPDATE: dict[str, UpdateHook] = {"jobs.batch": _job_status_update}

@@ -325,3 +325,16 @@ async def test_job_field_selector_status_successful(http: Http) -> None:
     await http.patch(f"{JOBS}/{name}/status", {"status": {"succeeded": 1}})
     r = await http.get(f"{JOBS}?fieldSelector=status.successful=1")
     assert r.status == 200 and [i["metadata"]["name"] for i in r.body["items"]] == [name]
+
+
+async def test_job_put_without_server_defaults_is_not_a_template_change(http: Http) -> None:
+    name = unique("putj")
+    created = (await http.post(JOBS, job(name))).body
+    body = job(name)
+    body["metadata"] = created["metadata"]
+    body["spec"]["template"]["metadata"] = created["spec"]["template"]["metadata"]
+    body["spec"]["selector"] = created["spec"]["selector"]
+    body["spec"]["suspend"] = True
+    r = await http.put(f"{JOBS}/{name}", body)
+    assert r.status == 200, r.body
+    assert r.body["spec"]["suspend"] is True and r.body["metadata"]["generation"] == 2
