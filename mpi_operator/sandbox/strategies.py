@@ -11,13 +11,13 @@ import base64
 import binascii
 import ipaddress
 import itertools
-import re
 from collections.abc import Callable
 from typing import Any
 
 from mpi_operator.sandbox.errors import cause
 from mpi_operator.sandbox.podspec import validate_pod_spec
 from mpi_operator.sandbox.timefmt import now_rfc3339
+from mpi_operator.sandbox.validation import validate_config_keys, validate_labels
 
 JOB_NAME_LABELS = ("batch.kubernetes.io/job-name", "job-name")
 CONTROLLER_UID_LABELS = ("batch.kubernetes.io/controller-uid", "controller-uid")
@@ -134,6 +134,7 @@ def _job_create(obj: dict[str, Any]) -> Causes:
     elif restart not in ("OnFailure", "Never"):
         causes.append(cause("FieldValueNotSupported", f'Unsupported value: "{restart}": supported values: '
                             '"OnFailure", "Never"', "spec.template.spec.restartPolicy"))
+    causes += validate_labels(tmeta.get("labels") or {}, "spec.template.metadata.labels")
     return causes + validate_pod_spec(tspec, "spec.template.spec")
 
 
@@ -161,6 +162,8 @@ def _job_update(new: dict[str, Any], old: dict[str, Any]) -> Causes:
     if spec.get("completionMode") != old_spec.get("completionMode"):
         causes.append(cause("FieldValueInvalid", "Invalid value: field is immutable", "spec.completionMode"))
     if spec.get("template") != old_spec.get("template"):
+        causes += validate_labels((spec["template"].get("metadata") or {}).get("labels") or {},
+                                  "spec.template.metadata.labels")
         causes += validate_pod_spec(tspec, "spec.template.spec")
     return causes
 
@@ -227,7 +230,29 @@ def _service_create(obj: dict[str, Any]) -> Causes:
         p.setdefault("protocol", "TCP")
         p.setdefault("targetPort", p.get("port"))
     obj["status"] = {"loadBalancer": {}}
-    return []
+    return _validate_service_spec(spec)
+
+
+def _validate_service_spec(spec: dict[str, Any]) -> Causes:
+    causes: Causes = []
+    ports = spec.get("ports") or []
+    headless = spec.get("clusterIP") == "None"
+    if not ports and not headless and spec.get("type") != "ExternalName":
+        causes.append(cause("FieldValueRequired", "Required value", "spec.ports"))
+    names: set[str] = set()
+    for i, p in enumerate(ports):
+        port = p.get("port")
+        if not isinstance(port, int) or not 1 <= port <= 65535:
+            causes.append(cause("FieldValueInvalid", f"Invalid value: {port}: must be between 1 and 65535, "
+                                "inclusive", f"spec.ports[{i}].port"))
+        name = p.get("name")
+        if len(ports) > 1 and not name:
+            causes.append(cause("FieldValueRequired", "Required value", f"spec.ports[{i}].name"))
+        elif name in names:
+            causes.append(cause("FieldValueDuplicate", f'Duplicate value: "{name}"', f"spec.ports[{i}].name"))
+        if name:
+            names.add(name)
+    return causes + validate_labels(spec.get("selector") or {}, "spec.selector")
 
 
 def _service_update(new: dict[str, Any], old: dict[str, Any]) -> Causes:
@@ -238,7 +263,10 @@ def _service_update(new: dict[str, Any], old: dict[str, Any]) -> Causes:
             spec[f] = old_spec[f]
     if old_spec.get("clusterIP") and spec.get("clusterIP") != old_spec.get("clusterIP"):
         return [cause("FieldValueInvalid", "Invalid value: field is immutable", "spec.clusterIP")]
-    return []
+    for p in spec.get("ports") or []:
+        p.setdefault("protocol", "TCP")
+        p.setdefault("targetPort", p.get("port"))
+    return _validate_service_spec(spec)
 
 
 def _secret(obj: dict[str, Any], _old: dict[str, Any] | None = None) -> Causes:
@@ -256,11 +284,11 @@ def _secret(obj: dict[str, Any], _old: dict[str, Any] | None = None) -> Causes:
     if data:
         obj["data"] = data
     obj.setdefault("type", "Opaque")
-    for key in data:
-        if not re.fullmatch(r"[-._a-zA-Z0-9]+", key) or len(key) > 253:
-            causes.append(cause("FieldValueInvalid", f'Invalid value: "{key}": a valid config key must consist of '
-                                "alphanumeric characters, '-', '_' or '.'", f"data[{key}]"))
-    return causes
+    return causes + validate_config_keys(obj)
+
+
+def _config_map(obj: dict[str, Any], _old: dict[str, Any] | None = None) -> Causes:
+    return validate_config_keys(obj)
 
 
 def _namespace_create(obj: dict[str, Any]) -> Causes:
@@ -344,13 +372,15 @@ def _crd_create(obj: dict[str, Any]) -> Causes:
 
 
 _CREATE: dict[str, CreateHook] = {
-    "pods": _pod_create, "secrets": _secret, "jobs.batch": _job_create, "services": _service_create,
+    "pods": _pod_create, "secrets": _secret, "configmaps": _config_map, "jobs.batch": _job_create,
+    "services": _service_create,
     "namespaces": _namespace_create, "events": _core_event, "events.events.k8s.io": _new_event,
     "priorityclasses.scheduling.k8s.io": _priority_class,
     "customresourcedefinitions.apiextensions.k8s.io": _crd_create,
 }
 _UPDATE: dict[str, UpdateHook] = {
-    "pods": _pod_update, "secrets": _secret, "jobs.batch": _job_update, "services": _service_update,
+    "pods": _pod_update, "secrets": _secret, "configmaps": _config_map, "jobs.batch": _job_update,
+    "services": _service_update,
     "namespaces": _namespace_update, "events": _core_event, "events.events.k8s.io": _new_event,
     "priorityclasses.scheduling.k8s.io": _priority_class,
 }

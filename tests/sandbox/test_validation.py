@@ -69,3 +69,21 @@ async def test_secret_string_data_becomes_base64_data(http: Http) -> None:
     bad = await http.post("/api/v1/namespaces/default/secrets", {"metadata": {"name": unique("sec")},
                                                                   "data": {"k": "not base64!"}})
     assert bad.status == 422
+
+
+async def test_job_name_longer_than_a_label_value_is_rejected(http: Http) -> None:
+    name = "j" * 64
+    body = {"metadata": {"name": name}, "spec": {"template": {"spec": pod_spec(restartPolicy="Never")}}}
+    assert "spec.template.metadata.labels" in await fields_of(http, JOBS, body)
+
+
+async def test_service_ports_and_configmap_keys(http: Http) -> None:
+    svc = "/api/v1/namespaces/default/services"
+    assert await fields_of(http, svc, {"metadata": {"name": unique("svc")}, "spec": {"selector": {"a": "b"}}}) == {
+        "spec.ports"}
+    two = {"metadata": {"name": unique("svc")}, "spec": {"ports": [{"port": 80}, {"port": 0, "name": "x"}]}}
+    assert await fields_of(http, svc, two) == {"spec.ports[0].name", "spec.ports[1].port"}
+    headless = await http.post(svc, {"metadata": {"name": unique("svc")}, "spec": {"clusterIP": "None"}})
+    assert headless.status == 201
+    cm = {"metadata": {"name": unique("cm")}, "data": {"bad key": "x", "hostfile": "a slots=1"}}
+    assert await fields_of(http, "/api/v1/namespaces/default/configmaps", cm) == {"data[bad key]"}
