@@ -66,6 +66,7 @@ def _operator_parser(prog: str) -> argparse.ArgumentParser:
     p.add_argument("--log-format", choices=("text", "json"), default="text")
     p.add_argument("--log-level", default="INFO")
     p.add_argument("--version", action="store_true", help="print the version and exit")
+    p.add_argument("--cache-transform", action=argparse.BooleanOptionalAction, default=True, help=argparse.SUPPRESS)
     for flag in _KLOG_BOOL_FLAGS:
         p.add_argument(f"--{flag}", nargs="?", const="true", default=None, help=argparse.SUPPRESS)
     for flag in _KLOG_VALUE_FLAGS:

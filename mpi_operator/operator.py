@@ -112,7 +112,7 @@ class Operator:
         self.controller = MPIJobController(
             client, self.options(), self.metrics, self.workqueue_metrics, namespace=s.namespace,
             queue_rate=s.controller_queue_rate_limit, queue_burst=s.controller_queue_burst,
-            threadiness=s.threadiness)
+            threadiness=s.threadiness, slim_cache=s.cache_transform)
         self.metrics.is_leader.set(1)
         try:
             await self.controller.run()

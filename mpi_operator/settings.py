@@ -32,6 +32,8 @@ class OperatorSettings(BaseModel):
     health_port: int = Field(default=8080, ge=0, le=65535)
     log_format: Literal["text", "json"] = "text"
     log_level: str = "INFO"
+    # Hidden (benchmark only): keep whole objects in the caches, to measure what the cache transforms save.
+    cache_transform: bool = True
 
     @classmethod
     def from_env_defaults(cls) -> dict[str, str]:

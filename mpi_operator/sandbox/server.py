@@ -357,6 +357,7 @@ class ApiServer:
             items, list_rv = self.store.list(info, r.namespace, matcher)
             offset = 0
         meta: dict[str, Any] = {"resourceVersion": list_rv}
+        self.faults.note_list(list_rv)
         page = items[offset:]
         if limit and len(page) > limit:
             page = page[:limit]
@@ -439,7 +440,7 @@ class ApiServer:
         matcher = self._matcher(request, info)
         error: ApiError | None = None
         watcher = None
-        if self.faults.expire_watches and rv not in (None, "0"):
+        if self.faults.expires(rv):
             error = expired(f"too old resource version: {rv} (forced by fault injection)")
         else:
             try:

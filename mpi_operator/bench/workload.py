@@ -1,0 +1,139 @@
+"""The benchmark workload (N MPIJobs of W workers, created at once straight in the sandbox's store) and the
+progress tracker that timestamps, per job, when all its children exist and when it is Running and Succeeded.
+
+The tracker listens to the store in the benchmark process, so the same clock times the operator and the floor,
+and neither driver reports its own progress. A child is an object whose controller ownerReference is the MPIJob
+(Service, ConfigMap, Secret, launcher Job, worker pods): W + 4 per job.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from mpi_operator.api.constants import GROUP, KIND, VERSION
+from mpi_operator.sandbox.events import ADDED, Event
+from mpi_operator.sandbox.store import Store
+
+JSON = dict[str, Any]
+MPIJOBS = "mpijobs.kubeflow.org"
+CHILD_RESOURCES = ("pods", "services", "configmaps", "secrets", "jobs.batch")
+STAGES = ("children", "running", "succeeded")
+IMAGE = "mpioperator/mpi-pi:openmpi"
+
+
+def mpijob_manifest(name: str, namespace: str, workers: int) -> JSON:
+    """A job shaped like the pi example (OpenMPI, sshd workers, cleanPodPolicy Running)."""
+
+    def container(role: str, command: list[str], args: list[str]) -> JSON:
+        return {"name": f"mpi-{role}", "image": IMAGE, "command": command, "args": args,
+                "securityContext": {"runAsUser": 1000},
+                "resources": {"limits": {"cpu": "1", "memory": "1Gi"}}}
+
+    return {
+        "apiVersion": f"{GROUP}/{VERSION}", "kind": KIND,
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {
+            "slotsPerWorker": 1,
+            "runPolicy": {"cleanPodPolicy": "Running"},
+            "sshAuthMountPath": "/home/mpiuser/.ssh",
+            "mpiReplicaSpecs": {
+                "Launcher": {"replicas": 1, "template": {"spec": {"containers": [
+                    container("launcher", ["mpirun"], ["-n", str(workers), "/home/mpiuser/pi"])]}}},
+                "Worker": {"replicas": workers, "template": {"spec": {"containers": [
+                    container("worker", ["/usr/sbin/sshd"], ["-De", "-f", "/home/mpiuser/.sshd_config"])]}}},
+            },
+        },
+    }
+
+
+def _condition_true(obj: JSON, condition_type: str) -> bool:
+    return any(c.get("type") == condition_type and c.get("status") == "True"
+               for c in (obj.get("status") or {}).get("conditions") or [])
+
+
+def controller_uid(obj: JSON) -> str | None:
+    for ref in (obj.get("metadata") or {}).get("ownerReferences") or []:
+        if ref.get("controller") and ref.get("kind") == KIND:
+            return str(ref.get("uid"))
+    return None
+
+
+@dataclass
+class JobProgress:
+    children: int = 0
+    at: dict[str, float] = field(default_factory=dict)  # stage -> monotonic time
+
+
+class Progress:
+    """Per-job stage times for the MPIJobs of one namespace, fed synchronously by store events."""
+
+    def __init__(self, store: Store, namespace: str, workers: int) -> None:
+        self.store = store
+        self.namespace = namespace
+        self.expected_children = workers + 4
+        self.jobs: dict[str, JobProgress] = {}
+        self.t0 = time.monotonic()
+        self._changed = asyncio.Event()
+        self._unlisten: Callable[[], None] | None = None
+
+    def __enter__(self) -> Progress:
+        self._unlisten = self.store.listen(self._on_event)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._unlisten is not None:
+            self._unlisten()
+
+    def _on_event(self, ev: Event) -> None:
+        if ev.namespace != self.namespace:
+            return
+        key = ev.info.key
+        if key == MPIJOBS:
+            progress = self.jobs.setdefault(str(ev.object["metadata"]["uid"]), JobProgress())
+            for stage, condition in (("running", "Running"), ("succeeded", "Succeeded")):
+                if stage not in progress.at and _condition_true(ev.object, condition):
+                    self._reach(progress, stage)
+        elif ev.type == ADDED and key in CHILD_RESOURCES:
+            uid = controller_uid(ev.object)
+            if uid is None:
+                return
+            progress = self.jobs.setdefault(uid, JobProgress())
+            progress.children += 1
+            if progress.children == self.expected_children:
+                self._reach(progress, "children")
+
+    def _reach(self, progress: JobProgress, stage: str) -> None:
+        progress.at[stage] = time.monotonic()
+        self._changed.set()
+
+    def count(self, stage: str) -> int:
+        return sum(1 for p in self.jobs.values() if stage in p.at)
+
+    async def wait(self, stage: str, jobs: int, within: float, alive: Callable[[], None] | None = None) -> float:
+        """Seconds from t0 until `jobs` jobs reached `stage`; raises TimeoutError past `within`."""
+        deadline = time.monotonic() + within
+        while self.count(stage) < jobs:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError(f"{self.count(stage)}/{jobs} jobs reached {stage} within {within}s")
+            self._changed.clear()
+            try:
+                await asyncio.wait_for(self._changed.wait(), min(remaining, 1.0))
+            except TimeoutError:
+                if alive is not None:
+                    alive()
+        return max(p.at[stage] for p in self.jobs.values() if stage in p.at) - self.t0
+
+    def latencies(self, stage: str) -> list[float]:
+        """Per-job seconds from t0 to `stage` (sorted)."""
+        return sorted(p.at[stage] - self.t0 for p in self.jobs.values() if stage in p.at)
+
+
+def create_jobs(store: Store, namespace: str, count: int, workers: int, prefix: str = "job") -> list[JSON]:
+    """Create `count` MPIJobs in-process, all at once (no await between them)."""
+    return [store.create(MPIJOBS, namespace, mpijob_manifest(f"{prefix}-{i}", namespace, workers))
+            for i in range(count)]

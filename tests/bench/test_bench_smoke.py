@@ -1,0 +1,27 @@
+"""`python -m mpi_operator.bench --smoke` runs end to end on tiny sizes and writes every required key of
+bench/results.json. The numbers of a smoke run mean nothing, so none is asserted."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from mpi_operator.bench.report import REQUIRED_KEYS
+from tests.conftest import REPO
+
+
+def test_smoke_run_writes_results_with_every_required_key(tmp_path: Path) -> None:
+    output = tmp_path / "results.json"
+    done = subprocess.run([sys.executable, "-m", "mpi_operator.bench", "--smoke", "--output", str(output)],
+                          cwd=REPO, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    results = json.loads(output.read_text())
+    for key in REQUIRED_KEYS:
+        assert key in results, key
+        assert results[key] is not None, key
+    assert set(results["targets"]) >= {"operator_vs_floor_wall_ratio", "idle_writes", "bytes_per_cached_pod"}
+    for section in ("meta", "sandbox_capacity", "latency", "throughput", "scaling", "memory"):
+        assert results[section], section
+    assert "operator/floor" in done.stdout
