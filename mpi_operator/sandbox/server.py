@@ -599,7 +599,7 @@ class ApiServer:
         if validation not in ("Ignore", "Warn", "Strict"):
             raise bad_request(f"fieldValidation must be one of Ignore, Warn, Strict; got {validation}")
         return WriteOptions(dry_run=bool(dry), field_validation=validation, field_manager=q.get("fieldManager", ""),
-                            force=q.get("force") in _TRUE)
+                            force=q.get("force") in _TRUE, prune_builtin=True)
 
     @staticmethod
     async def _delete_options(request: web.Request) -> dict[str, Any]:

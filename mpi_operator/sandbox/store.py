@@ -46,6 +46,7 @@ from mpi_operator.sandbox.errors import (
 from mpi_operator.sandbox.events import ADDED, DELETED, MODIFIED, Event
 from mpi_operator.sandbox.resources import Registry, ResourceInfo, infos_from_crd
 from mpi_operator.sandbox.timefmt import now_rfc3339
+from mpi_operator.sandbox.unknown_fields import prune_builtin, report_unknown
 from mpi_operator.sandbox.validation import validate_metadata
 from mpi_operator.sandbox.watcher import Matcher, Watcher
 
@@ -72,6 +73,8 @@ class WriteOptions:
     field_validation: str = "Warn"
     field_manager: str = ""
     force: bool = False
+    # Prune (and report) unknown fields of built-in kinds: on for HTTP requests, off for trusted in-process writers.
+    prune_builtin: bool = False
     warnings: list[str] = field(default_factory=list)
 
 
@@ -251,6 +254,8 @@ class Store:
             meta["generation"] = 1
         if info.has_status and info.custom:
             obj.pop("status", None)
+        if opts.prune_builtin and not info.custom:
+            report_unknown(prune_builtin(info.key, obj), opts)
         causes = validate_metadata(info.key, obj)
         if meta.get("name"):
             causes += strategies.on_create(info.key, obj)
@@ -498,6 +503,8 @@ class Store:
                 new.pop("status", None)
             else:
                 new["status"] = status
+            if opts.prune_builtin and not info.custom:
+                report_unknown(prune_builtin(info.key, new), opts)
             causes: builtins.list[dict[str, Any]] = strategies.on_status_update(info.key, new, old)
             if info.custom:
                 causes += custom.prepare(info, new, old, opts)
@@ -521,6 +528,8 @@ class Store:
                     new["status"] = deep_copy(old["status"])
                 else:
                     new.pop("status", None)
+            if opts.prune_builtin and not info.custom:
+                report_unknown(prune_builtin(info.key, new), opts)
             causes = validate_metadata(info.key, new)
             if omd.get("deletionTimestamp"):
                 added = set(meta.get("finalizers") or []) - set(omd.get("finalizers") or [])

@@ -87,3 +87,19 @@ async def test_service_ports_and_configmap_keys(http: Http) -> None:
     assert headless.status == 201
     cm = {"metadata": {"name": unique("cm")}, "data": {"bad key": "x", "hostfile": "a slots=1"}}
     assert await fields_of(http, "/api/v1/namespaces/default/configmaps", cm) == {"data[bad key]"}
+
+
+async def test_unknown_fields_of_builtins_are_dropped_and_reported(http: Http) -> None:
+    body: dict[str, Any] = {"metadata": {"name": unique("unk"), "colour": "red"},
+            "spec": {"containers": [{"name": "c", "image": "busybox:1", "imagePullPolicyy": "Always"}]}}
+    r = await http.post(PODS, body)
+    assert r.status == 201
+    assert "colour" not in r.body["metadata"] and "imagePullPolicyy" not in r.body["spec"]["containers"][0]
+    warnings = r.headers.getall("Warning", [])
+    assert 'unknown field "spec.containers[0].imagePullPolicyy"' in " ".join(warnings)
+    body["metadata"]["name"] = unique("unk")
+    strict = await http.post(f"{PODS}?fieldValidation=Strict", body)
+    assert strict.status == 400 and 'unknown field "metadata.colour"' in strict.body["message"]
+    status = await http.patch(f"{PODS}/{r.body['metadata']['name']}/status",
+                              {"status": {"phase": "Pending", "mood": "happy"}})
+    assert status.status == 200 and "mood" not in status.body["status"]
