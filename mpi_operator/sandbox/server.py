@@ -73,6 +73,7 @@ class ApiServer:
         self.requests = requests or RequestLog()
         self.faults = faults or Faults()
         self.bookmark_interval = bookmark_interval
+        self.disconnect_check = 5.0  # seconds between checks that an idle watch's client is still connected
         self.eviction_hook: EvictionHook | None = None
         self.log_hook: LogHook | None = None
         self._pages: OrderedDict[str, tuple[str, list[Obj]]] = OrderedDict()
@@ -484,9 +485,12 @@ class ApiServer:
                 now = loop.time()
                 if now >= deadline:
                     break
-                wait = min(deadline, next_bookmark if bookmarks else deadline) - now
+                # Wake at least every few seconds to notice a client that went away while nothing happened.
+                wait = min(deadline, next_bookmark if bookmarks else deadline, now + self.disconnect_check) - now
                 ev = await watcher.next(max(wait, 0.0))
                 if ev is None:
+                    if request.transport is None or request.transport.is_closing():
+                        return resp
                     if bookmarks and loop.time() >= next_bookmark and not watcher.queue:
                         await resp.write(self._bookmark(info, self.store.resource_version, False))
                         next_bookmark = loop.time() + self.bookmark_interval

@@ -11,7 +11,7 @@ from kubernetes_asyncio import client, watch
 from kubernetes_asyncio.client.exceptions import ApiException
 
 from mpi_operator.sandbox import Sandbox
-from tests.sandbox.conftest import Http, unique
+from tests.sandbox.conftest import Http, unique, wait_for
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -187,3 +187,19 @@ async def test_resuming_from_a_bookmark_misses_nothing(http: Http) -> None:
     await http.post(f"/api/v1/namespaces/{ns}/configmaps", cm(name))
     resumed, _ = await http.watch_lines(f"/api/v1/namespaces/{ns}/configmaps?watch=1&resourceVersion={rv}", 1)
     assert resumed[0]["type"] == "ADDED" and resumed[0]["object"]["metadata"]["name"] == name
+
+
+async def test_idle_watch_of_a_departed_client_is_released(http: Http, sandbox: Sandbox) -> None:
+    import aiohttp
+
+    sandbox.server.disconnect_check = 0.1
+    try:
+        before = sandbox.store.watch_count("serviceaccounts")
+        async with aiohttp.ClientSession() as session:
+            resp = await session.get(f"{http.url}/api/v1/namespaces/default/serviceaccounts?watch=1")
+            assert resp.status == 200
+            await wait_for(lambda: sandbox.store.watch_count("serviceaccounts") == before + 1)
+            resp.close()
+        await wait_for(lambda: sandbox.store.watch_count("serviceaccounts") == before)
+    finally:
+        sandbox.server.disconnect_check = 5.0
