@@ -318,7 +318,9 @@ class Store:
         """DELETE semantics (contract §3.8); returns (object after the call, removed-now)."""
         info = self.info(resource)
         options = options or {}
-        opts = opts or WriteOptions(dry_run=bool(options.get("dryRun")))
+        opts = opts or WriteOptions()
+        if options.get("dryRun"):  # DeleteOptions may carry dryRun in the body (kubectl --dry-run=server does)
+            opts.dry_run = True
         ns = self._ns(info, namespace)
         old = self.get(info, ns, name)
         meta = old["metadata"]
