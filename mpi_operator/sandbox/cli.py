@@ -41,7 +41,7 @@ async def serve(ns: argparse.Namespace) -> int:
     faults = Faults.parse(ns.faults) if ns.faults else None
     simulation = SimulationOptions(
         kubelet=KubeletOptions(schedule_delay=ns.schedule_delay, start_delay=ns.start_delay,
-                               run_seconds=ns.run_seconds),
+                               run_seconds=ns.run_seconds, events=True),
         job_controller=ns.job_controller)
     async with Sandbox(port=ns.port, host=ns.host, simulate=ns.simulate, simulation=simulation, gang=ns.gang,
                        faults=faults,

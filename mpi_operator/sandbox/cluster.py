@@ -29,6 +29,7 @@ class KubeletOptions:
     run_seconds: float = 1.0
     termination_seconds: float = 0.0
     restart_delay: float = 0.1
+    events: bool = False  # Scheduled / Started / Killing / Evicted Events (one or two extra writes per pod)
 
 
 @dataclass

@@ -450,8 +450,8 @@ class _JobSync:
     def run(self) -> None:
         ctl, job = self.ctl, self.job
         self._classify()
+        self._start_or_resume()
         outcome = self._outcome()
-        conditions: list[Obj] = self.status.setdefault("conditions", [])
         if outcome is not None:
             interim = outcome[0]
             if _condition(self.status, interim) is None:
@@ -465,7 +465,7 @@ class _JobSync:
                     self.uncounted_failed.append(pod["metadata"]["uid"])
                 self.to_release.append(pod)
         else:
-            self._manage_pods(conditions)
+            self._manage_pods()
         self._record_uncounted()
         for pod in self.to_release:
             ctl._release(pod)
@@ -489,7 +489,17 @@ class _JobSync:
         conditions.append({"type": type_, "status": status, "lastProbeTime": self.now,
                            "lastTransitionTime": self.now, "reason": reason, "message": message})
 
-    def _manage_pods(self, conditions: list[Obj]) -> None:
+    def _start_or_resume(self) -> None:
+        """startTime on the first unsuspended sync; a resume restarts it (and so the deadline clock) first."""
+        if self.spec.get("suspend"):
+            return
+        if _condition(self.status, "Suspended") is not None:
+            self._set_condition("Suspended", "False", "JobResumed", "Job resumed")
+            self.status["startTime"] = self.now
+            self.ctl.recorder.event(self.job, "Normal", "Resumed", "Job resumed")
+        self.status.setdefault("startTime", self.now)
+
+    def _manage_pods(self) -> None:
         ctl, job = self.ctl, self.job
         if self.spec.get("suspend"):
             # Suspension deletes active pods without counting them: the finalizer goes first.
@@ -504,11 +514,6 @@ class _JobSync:
                 self._set_condition("Suspended", "True", "JobSuspended", "Job suspended")
                 ctl.recorder.event(job, "Normal", "Suspended", "Job suspended")
             return
-        if _condition(self.status, "Suspended") is not None:
-            self._set_condition("Suspended", "False", "JobResumed", "Job resumed")
-            self.status["startTime"] = self.now
-            ctl.recorder.event(job, "Normal", "Resumed", "Job resumed")
-        self.status.setdefault("startTime", self.now)
         left = self._deadline_left()
         ctl._requeue(job, "deadline", left + 0.05)
         parallelism = int(self.spec.get("parallelism", 1))
