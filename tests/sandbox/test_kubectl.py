@@ -187,3 +187,19 @@ async def test_apply_builtin_twice_sends_a_strategic_merge_patch(sandbox: Sandbo
     code, out, err = await kubectl(sandbox, kube_home, "apply", "-f", "-", stdin=doc.replace("'1'", "'2'").encode())
     assert code == 0 and "configured" in out, err
     assert (await http.get(f"/api/v1/namespaces/default/configmaps/{name}")).body["data"] == {"a": "2"}
+
+
+async def test_describe_lists_events_through_field_selectors(sandbox: Sandbox, kube_home: Path, http: Http) -> None:
+    name = unique("desc")
+    mj = (await http.post("/apis/kubeflow.org/v2beta1/namespaces/default/mpijobs", {
+        "apiVersion": "kubeflow.org/v2beta1", "kind": "MPIJob", "metadata": {"name": name},
+        "spec": {"mpiReplicaSpecs": {}}})).body
+    await http.post("/api/v1/namespaces/default/events", {
+        "metadata": {"name": f"{name}.1"}, "type": "Normal", "reason": "MPIJobCreated",
+        "message": "MPIJob default/x is created.", "count": 1, "firstTimestamp": mj["metadata"]["creationTimestamp"],
+        "lastTimestamp": mj["metadata"]["creationTimestamp"], "source": {"component": "mpi-job-controller"},
+        "involvedObject": {"apiVersion": "kubeflow.org/v2beta1", "kind": "MPIJob", "name": name,
+                           "namespace": "default", "uid": mj["metadata"]["uid"]}})
+    code, out, err = await kubectl(sandbox, kube_home, "describe", "mpijob", name)
+    assert code == 0, err
+    assert "MPIJobCreated" in out and "mpi-job-controller" in out
