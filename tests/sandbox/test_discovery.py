@@ -114,3 +114,16 @@ async def test_installing_a_crd_serves_it_at_once(http: Http, sandbox: Sandbox) 
     from tests.sandbox.conftest import wait_for
     await wait_for(gone)
     assert watcher.closed and [e.type for e in watcher.queue] == ["DELETED"]
+
+
+async def test_kubectl_applies_the_project_crd_then_serves_mpijobs(kube_home: Path) -> None:
+    from mpi_operator.api.crd import crd_yaml
+
+    async with Sandbox(install_mpijob_crd=False) as sb:
+        code, out, err = await kubectl(sb, kube_home, "apply", "-f", "-", stdin=crd_yaml().encode())
+        assert code == 0 and "created" in out, err
+        crd = sb.store.get("customresourcedefinitions.apiextensions.k8s.io", None, "mpijobs.kubeflow.org")
+        assert {c["type"] for c in crd["status"]["conditions"] if c["status"] == "True"} >= {
+            "NamesAccepted", "Established"}
+        code, out, err = await kubectl(sb, kube_home, "api-resources", "--api-group=kubeflow.org")
+        assert code == 0 and "mpijobs" in out, err
