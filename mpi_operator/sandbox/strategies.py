@@ -189,7 +189,8 @@ def _job_template_changes(spec: dict[str, Any], old_spec: dict[str, Any], status
 
 def _job_status_update(new: dict[str, Any], old: dict[str, Any]) -> Causes:
     """jobs/status transition rules that catch controller bugs: terminal conditions stay, completionTime needs
-    Complete, Complete and Failed never together."""
+    Complete, Complete and Failed never together, startTime is removable only while suspended, the succeeded and
+    failed counters never decrease."""
     def true_types(obj: dict[str, Any]) -> set[str]:
         return {c.get("type", "") for c in (obj.get("status") or {}).get("conditions") or []
                 if c.get("status") == "True"}
@@ -202,9 +203,17 @@ def _job_status_update(new: dict[str, Any], old: dict[str, Any]) -> Causes:
     if {"Complete", "Failed"} <= now:
         causes.append(cause("FieldValueInvalid", "Invalid value: a Job cannot be both Complete and Failed",
                             "status.conditions"))
-    if (new.get("status") or {}).get("completionTime") and "Complete" not in now:
+    status, old_status = new.get("status") or {}, old.get("status") or {}
+    if status.get("completionTime") and "Complete" not in now:
         causes.append(cause("FieldValueInvalid", "Invalid value: completionTime can only be set when the Job has "
                             "the Complete=True condition", "status.completionTime"))
+    if old_status.get("startTime") and not status.get("startTime") and not (new.get("spec") or {}).get("suspend"):
+        causes.append(cause("FieldValueRequired", "Required value: startTime cannot be removed for unsuspended job",
+                            "status.startTime"))
+    for counter in ("succeeded", "failed"):
+        if int(status.get(counter) or 0) < int(old_status.get(counter) or 0):
+            causes.append(cause("FieldValueInvalid", f"Invalid value: {status.get(counter) or 0}: cannot decrease "
+                                f"the {counter} counter", f"status.{counter}"))
     return causes
 
 

@@ -338,3 +338,15 @@ async def test_job_put_without_server_defaults_is_not_a_template_change(http: Ht
     r = await http.put(f"{JOBS}/{name}", body)
     assert r.status == 200, r.body
     assert r.body["spec"]["suspend"] is True and r.body["metadata"]["generation"] == 2
+
+
+async def test_job_status_start_time_and_counters(http: Http) -> None:
+    name = unique("st")
+    await http.post(JOBS, job(name))
+    r = await http.patch(f"{JOBS}/{name}/status", {"status": {"startTime": "2026-01-01T00:00:00Z", "failed": 2}})
+    assert r.status == 200, r.body
+    assert (await http.patch(f"{JOBS}/{name}/status", {"status": {"startTime": None}})).status == 422
+    assert (await http.patch(f"{JOBS}/{name}/status", {"status": {"failed": 1}})).status == 422
+    await http.patch(f"{JOBS}/{name}", {"spec": {"suspend": True}})
+    cleared = await http.patch(f"{JOBS}/{name}/status", {"status": {"startTime": None}})
+    assert cleared.status == 200 and "startTime" not in cleared.body["status"]
