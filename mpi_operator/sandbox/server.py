@@ -23,7 +23,7 @@ import yaml
 from aiohttp import web
 from multidict import CIMultiDict
 
-from mpi_operator.sandbox import debug, openapi
+from mpi_operator.sandbox import debug, openapi, protobuf
 from mpi_operator.sandbox.accounting import RequestLog, client_id
 from mpi_operator.sandbox.errors import ApiError, bad_request, expired, invalid, success_status
 from mpi_operator.sandbox.events import BOOKMARK, ERROR
@@ -587,6 +587,15 @@ class ApiServer:
 
     @staticmethod
     async def _body(request: web.Request) -> Obj:
+        ctype = request.headers.get("Content-Type", "").split(";")[0].strip().lower()
+        if ctype == protobuf.PROTOBUF:
+            try:
+                return protobuf.decode(await request.read())
+            except protobuf.ProtobufError as e:
+                raise ApiError(415, "UnsupportedMediaType", str(e)) from e
+        if ctype not in ("", JSON, "application/yaml", "*/*"):
+            raise ApiError(415, "UnsupportedMediaType", f"the body of the request was in an unknown format - "
+                           f"accepted media types include: {JSON}, application/yaml")
         raw = await request.read()
         try:
             body = orjson.loads(raw) if raw.lstrip()[:1] in (b"{", b"[") else yaml.safe_load(raw)

@@ -203,3 +203,20 @@ async def test_describe_lists_events_through_field_selectors(sandbox: Sandbox, k
     code, out, err = await kubectl(sandbox, kube_home, "describe", "mpijob", name)
     assert code == 0, err
     assert "MPIJobCreated" in out and "mpi-job-controller" in out
+
+
+async def test_kubectl_create_generators_send_protobuf_and_work(sandbox: Sandbox, kube_home: Path,
+                                                                http: Http) -> None:
+    cm, ns = unique("gen-cm"), unique("gen-ns")
+    for args in (("create", "configmap", cm, "--from-literal=hostfile=w-0 slots=1", "--from-literal=b=c"),
+                 ("create", "secret", "generic", cm, "--from-literal=id_rsa=key"),
+                 ("create", "namespace", ns), ("create", "serviceaccount", cm),
+                 ("create", "priorityclass", cm, "--value=100")):
+        code, out, err = await kubectl(sandbox, kube_home, *args)
+        assert code == 0 and "created" in out, err
+    stored = (await http.get(f"/api/v1/namespaces/default/configmaps/{cm}")).body
+    assert stored["data"] == {"hostfile": "w-0 slots=1", "b": "c"} and "generateName" not in stored["metadata"]
+    secret = (await http.get(f"/api/v1/namespaces/default/secrets/{cm}")).body
+    assert secret["data"] == {"id_rsa": "a2V5"} and secret["type"] == "Opaque"
+    assert (await http.get(f"/api/v1/namespaces/{ns}")).body["status"]["phase"] == "Active"
+    assert (await http.get(f"/apis/scheduling.k8s.io/v1/priorityclasses/{cm}")).body["value"] == 100
