@@ -230,7 +230,7 @@ class Store:
         info = self.info(resource)
         opts = opts or WriteOptions()
         obj = deep_copy(body) if copy_body else body
-        if not isinstance(obj, dict):
+        if not isinstance(obj, dict) or not isinstance(obj.get("metadata", {}), dict):
             raise bad_request("the body of the request was in an unknown format")
         ns = self._check_namespace_for_write(info, namespace, obj)
         self._check_type(info, obj)

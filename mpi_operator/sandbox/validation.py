@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from mpi_operator.sandbox.errors import cause
+from mpi_operator.sandbox.errors import bad_request, cause
 
 _SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -95,6 +95,13 @@ def validate_config_keys(obj: dict[str, Any]) -> list[dict[str, Any]]:
 def validate_metadata(resource_key: str, obj: dict[str, Any], field_prefix: str = "metadata") -> list[dict[str, Any]]:
     meta = obj.get("metadata") or {}
     causes: list[dict[str, Any]] = []
+    # A real server fails to decode wrongly typed metadata (400); say so before anything trips over it.
+    for key, wanted in (("name", str), ("generateName", str), ("labels", dict), ("annotations", dict),
+                        ("ownerReferences", list), ("finalizers", list)):
+        if meta.get(key) is not None and not isinstance(meta[key], wanted):
+            raise bad_request(f"unable to decode the body: metadata.{key} has the wrong JSON type")
+    if any(not isinstance(r, dict) for r in meta.get("ownerReferences") or []):
+        raise bad_request("unable to decode the body: metadata.ownerReferences items must be objects")
     name = meta.get("name", "")
     if not name:
         causes.append(cause("FieldValueRequired", "Required value: name or generateName is required",

@@ -103,3 +103,9 @@ async def test_unknown_fields_of_builtins_are_dropped_and_reported(http: Http) -
     status = await http.patch(f"{PODS}/{r.body['metadata']['name']}/status",
                               {"status": {"phase": "Pending", "mood": "happy"}})
     assert status.status == 200 and "mood" not in status.body["status"]
+
+
+async def test_wrongly_typed_metadata_is_a_400_not_a_500(http: Http) -> None:
+    for meta in ({"name": "x", "labels": ["a"]}, {"name": "x", "ownerReferences": ["uid"]}, {"name": 5}):
+        r = await http.post("/api/v1/namespaces/default/configmaps", {"metadata": meta})
+        assert r.status == 400 and r.body["reason"] == "BadRequest", (meta, r.body)
