@@ -10,9 +10,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from mpi_operator.sandbox.cel import evaluate_validations
-from mpi_operator.sandbox.errors import bad_request
 from mpi_operator.sandbox.resources import ResourceInfo
 from mpi_operator.sandbox.schema import apply_schema_defaults, prune_unknown_fields, validate_against_schema
+from mpi_operator.sandbox.unknown_fields import report_unknown
 
 if TYPE_CHECKING:
     from mpi_operator.sandbox.store import WriteOptions
@@ -24,13 +24,7 @@ def prepare(info: ResourceInfo, obj: dict[str, Any], old: dict[str, Any] | None,
     schema = info.schema
     if schema is None:
         return []
-    removed = prune_unknown_fields(obj, schema)
-    if removed:
-        names = [p.lstrip(".") for p in removed]
-        if opts.field_validation == "Strict":
-            raise bad_request("strict decoding error: " + ", ".join(f'unknown field "{n}"' for n in names))
-        if opts.field_validation == "Warn":
-            opts.warnings.extend(f'unknown field "{n}"' for n in names)
+    report_unknown(prune_unknown_fields(obj, schema), opts)
     apply_schema_defaults(obj, schema)
     causes: list[dict[str, Any]] = list(validate_against_schema(obj, schema))
     causes += evaluate_validations(obj, schema, old)

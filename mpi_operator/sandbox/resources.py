@@ -208,6 +208,60 @@ class Registry:
         return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": resources}
 
 
+def aggregated_discovery(registry: Registry, core: bool) -> dict[str, Any]:
+    """`apidiscovery.k8s.io/v2` APIGroupDiscoveryList: the core group for `/api`, named groups for `/apis`."""
+    items = []
+    for group, versions in sorted(registry.group_versions().items()):
+        if (group == "") != core:
+            continue
+        out_versions = []
+        for version in versions:
+            resources = []
+            infos = sorted((i for i in registry.all() if i.group == group and i.version == version),
+                           key=lambda i: i.plural)
+            for info in infos:
+                subs = []
+                for sub in info.subresources:
+                    kind = {"eviction": "Eviction", "binding": "Binding", "scale": "Scale"}.get(sub, info.kind)
+                    sub_group = {"eviction": "policy", "scale": "autoscaling"}.get(sub, info.group)
+                    sub_version = "v1" if sub in ("eviction", "scale") else info.version
+                    subs.append({"subresource": sub, "responseKind": {"group": sub_group, "version": sub_version,
+                                                                      "kind": kind},
+                                 "verbs": SUBRESOURCE_VERBS.get(sub, ["get", "patch", "update"])})
+                entry: dict[str, Any] = {
+                    "resource": info.plural,
+                    "responseKind": {"group": info.group, "version": info.version, "kind": info.kind},
+                    "scope": "Namespaced" if info.namespaced else "Cluster", "singularResource": info.singular,
+                    "verbs": STANDARD_VERBS}
+                if info.short_names:
+                    entry["shortNames"] = list(info.short_names)
+                if info.categories:
+                    entry["categories"] = list(info.categories)
+                if subs:
+                    entry["subresources"] = subs
+                resources.append(entry)
+            out_versions.append({"version": version, "resources": resources, "freshness": "Current"})
+        items.append({"metadata": {"name": group, "creationTimestamp": None}, "versions": out_versions})
+    return {"kind": "APIGroupDiscoveryList", "apiVersion": "apidiscovery.k8s.io/v2", "metadata": {},
+            "items": items}
+
+
+def wants_aggregated_discovery(accept: str) -> bool:
+    """True when the Accept header asks for apidiscovery.k8s.io/v2 APIGroupDiscoveryList (any parameter order)."""
+    for item in accept.split(","):
+        media, *raw = [p.strip() for p in item.split(";")]
+        params = dict(p.split("=", 1) for p in raw if "=" in p)
+        if media == "application/json" and params.get("g") == "apidiscovery.k8s.io" and params.get("v") == "v2" \
+                and params.get("as") == "APIGroupDiscoveryList":
+            return True
+        if media == "application/json" and not params:
+            return False
+    return False
+
+
+AGGREGATED_CONTENT_TYPE = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
+
+
 def _version_priority(version: str) -> tuple[int, int, int]:
     """Kubernetes version ordering: GA > beta > alpha, higher numbers first (so index 0 is preferred)."""
     import re

@@ -23,12 +23,17 @@ import yaml
 from aiohttp import web
 from multidict import CIMultiDict
 
-from mpi_operator.sandbox import debug, openapi
+from mpi_operator.sandbox import debug, openapi, protobuf
 from mpi_operator.sandbox.accounting import RequestLog, client_id
 from mpi_operator.sandbox.errors import ApiError, bad_request, expired, invalid, success_status
 from mpi_operator.sandbox.events import BOOKMARK, ERROR
 from mpi_operator.sandbox.faults import Faults
-from mpi_operator.sandbox.resources import ResourceInfo
+from mpi_operator.sandbox.resources import (
+    AGGREGATED_CONTENT_TYPE,
+    ResourceInfo,
+    aggregated_discovery,
+    wants_aggregated_discovery,
+)
 from mpi_operator.sandbox.selectors import SelectorError, parse_field_selector, parse_label_selector
 from mpi_operator.sandbox.store import Obj, Store, WriteOptions
 from mpi_operator.sandbox.table import to_table
@@ -68,6 +73,7 @@ class ApiServer:
         self.requests = requests or RequestLog()
         self.faults = faults or Faults()
         self.bookmark_interval = bookmark_interval
+        self.disconnect_check = 5.0  # seconds between checks that an idle watch's client is still connected
         self.eviction_hook: EvictionHook | None = None
         self.log_hook: LogHook | None = None
         self._pages: OrderedDict[str, tuple[str, list[Obj]]] = OrderedDict()
@@ -104,8 +110,11 @@ class ApiServer:
         parts = [p for p in path.split("/") if p]
         if path in self.debug_handlers:
             return await self.debug_handlers[path](request)
+        if path == "/debug/requests" and request.method == "DELETE":
+            self.requests.reset()  # benchmarks against a sandbox process start their count here
+            return self._json(self.requests.as_json())
         if request.method == "GET":
-            simple = self._simple_get(path, parts)
+            simple = self._simple_get(path, parts, request.headers.get("Accept", ""))
             if simple is not None:
                 return simple
         if not parts or parts[0] not in ("api", "apis"):
@@ -126,8 +135,12 @@ class ApiServer:
         await self.faults.before_request(route.verb, route.info.key)
         return await self._serve(request, route)
 
-    def _simple_get(self, path: str, parts: list[str]) -> web.StreamResponse | None:
+    def _simple_get(self, path: str, parts: list[str], accept: str = "") -> web.StreamResponse | None:
         reg = self.store.registry
+        if path in ("/api", "/apis") and wants_aggregated_discovery(accept):
+            # The content type alone tells client-go which format the body is in.
+            return web.Response(body=orjson.dumps(aggregated_discovery(reg, core=path == "/api")),
+                                headers={"Content-Type": AGGREGATED_CONTENT_TYPE})
         if path == "/version":
             return self._json(VERSION)
         if path in ("/healthz", "/readyz", "/livez"):
@@ -217,14 +230,14 @@ class ApiServer:
             body = await self._body(request)
             if r.name is not None:
                 return await self._create_subresource(request, r, body, opts)
-            obj = self.store.create(info, r.namespace, body, opts)
+            obj = self.store.create(info, r.namespace, body, opts, copy_body=False)
             return self._json(obj, 201, opts.warnings)
         if r.verb == "update":
             assert r.name is not None
             if r.subresource not in (None, "status"):
                 raise ApiError(405, "MethodNotAllowed", "the server does not allow this method")
             body = await self._body(request)
-            obj = self.store.update(info, r.namespace, r.name, body, r.subresource, opts)
+            obj = self.store.update(info, r.namespace, r.name, body, r.subresource, opts, copy_body=False)
             return self._json(obj, 200, opts.warnings)
         if r.verb == "patch":
             assert r.name is not None
@@ -472,9 +485,12 @@ class ApiServer:
                 now = loop.time()
                 if now >= deadline:
                     break
-                wait = min(deadline, next_bookmark if bookmarks else deadline) - now
+                # Wake at least every few seconds to notice a client that went away while nothing happened.
+                wait = min(deadline, next_bookmark if bookmarks else deadline, now + self.disconnect_check) - now
                 ev = await watcher.next(max(wait, 0.0))
                 if ev is None:
+                    if request.transport is None or request.transport.is_closing():
+                        return resp
                     if bookmarks and loop.time() >= next_bookmark and not watcher.queue:
                         await resp.write(self._bookmark(info, self.store.resource_version, False))
                         next_bookmark = loop.time() + self.bookmark_interval
@@ -571,6 +587,15 @@ class ApiServer:
 
     @staticmethod
     async def _body(request: web.Request) -> Obj:
+        ctype = request.headers.get("Content-Type", "").split(";")[0].strip().lower()
+        if ctype == protobuf.PROTOBUF:
+            try:
+                return protobuf.decode(await request.read())
+            except protobuf.ProtobufError as e:
+                raise ApiError(415, "UnsupportedMediaType", str(e)) from e
+        if ctype not in ("", JSON, "application/yaml", "*/*"):
+            raise ApiError(415, "UnsupportedMediaType", f"the body of the request was in an unknown format - "
+                           f"accepted media types include: {JSON}, application/yaml")
         raw = await request.read()
         try:
             body = orjson.loads(raw) if raw.lstrip()[:1] in (b"{", b"[") else yaml.safe_load(raw)
@@ -590,7 +615,7 @@ class ApiServer:
         if validation not in ("Ignore", "Warn", "Strict"):
             raise bad_request(f"fieldValidation must be one of Ignore, Warn, Strict; got {validation}")
         return WriteOptions(dry_run=bool(dry), field_validation=validation, field_manager=q.get("fieldManager", ""),
-                            force=q.get("force") in _TRUE)
+                            force=q.get("force") in _TRUE, prune_builtin=True)
 
     @staticmethod
     async def _delete_options(request: web.Request) -> dict[str, Any]:

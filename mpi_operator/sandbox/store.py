@@ -46,6 +46,7 @@ from mpi_operator.sandbox.errors import (
 from mpi_operator.sandbox.events import ADDED, DELETED, MODIFIED, Event
 from mpi_operator.sandbox.resources import Registry, ResourceInfo, infos_from_crd
 from mpi_operator.sandbox.timefmt import now_rfc3339
+from mpi_operator.sandbox.unknown_fields import prune_builtin, report_unknown
 from mpi_operator.sandbox.validation import validate_metadata
 from mpi_operator.sandbox.watcher import Matcher, Watcher
 
@@ -72,6 +73,8 @@ class WriteOptions:
     field_validation: str = "Warn"
     field_manager: str = ""
     force: bool = False
+    # Prune (and report) unknown fields of built-in kinds: on for HTTP requests, off for trusted in-process writers.
+    prune_builtin: bool = False
     warnings: list[str] = field(default_factory=list)
 
 
@@ -222,11 +225,12 @@ class Store:
     # ------------------------------------------------------------------ writing
 
     def create(self, resource: str | ResourceInfo, namespace: str | None, body: Obj,
-               opts: WriteOptions | None = None) -> Obj:
+               opts: WriteOptions | None = None, *, copy_body: bool = True) -> Obj:
+        """POST semantics. `copy_body=False` hands `body` over to the store (the HTTP layer's fresh parse)."""
         info = self.info(resource)
         opts = opts or WriteOptions()
-        obj = deep_copy(body)
-        if not isinstance(obj, dict):
+        obj = deep_copy(body) if copy_body else body
+        if not isinstance(obj, dict) or not isinstance(obj.get("metadata", {}), dict):
             raise bad_request("the body of the request was in an unknown format")
         ns = self._check_namespace_for_write(info, namespace, obj)
         self._check_type(info, obj)
@@ -250,6 +254,8 @@ class Store:
             meta["generation"] = 1
         if info.has_status and info.custom:
             obj.pop("status", None)
+        if opts.prune_builtin and not info.custom:
+            report_unknown(prune_builtin(info.key, obj), opts)
         causes = validate_metadata(info.key, obj)
         if meta.get("name"):
             causes += strategies.on_create(info.key, obj)
@@ -265,10 +271,10 @@ class Store:
         return self._commit(info, ns, name, None, obj)
 
     def update(self, resource: str | ResourceInfo, namespace: str | None, name: str, body: Obj,
-               subresource: str | None = None, opts: WriteOptions | None = None) -> Obj:
+               subresource: str | None = None, opts: WriteOptions | None = None, *, copy_body: bool = True) -> Obj:
         """PUT semantics: whole object in; a present resourceVersion is a precondition."""
         info = self.info(resource)
-        new = deep_copy(body)
+        new = deep_copy(body) if copy_body else body
         if not isinstance(new, dict):
             raise bad_request("the body of the request was in an unknown format")
         return self._update(info, namespace, name, new, subresource, opts or WriteOptions(), is_put=True)
@@ -302,7 +308,7 @@ class Store:
                 body.setdefault("metadata", {}).setdefault("name", name)
                 return self.create(info, namespace, body, opts), True
             raise not_found(info.plural, info.group, name)
-        patched = patches.apply(kind, deep_copy(old), patch)
+        patched = patches.apply(kind, old, patch)  # the patch functions never mutate their target
         if not isinstance(patched, dict):
             raise bad_request("the patched object is not a JSON object")
         return self._update(info, namespace, name, patched, subresource, opts, is_put=False), False
@@ -312,7 +318,9 @@ class Store:
         """DELETE semantics (contract §3.8); returns (object after the call, removed-now)."""
         info = self.info(resource)
         options = options or {}
-        opts = opts or WriteOptions(dry_run=bool(options.get("dryRun")))
+        opts = opts or WriteOptions()
+        if options.get("dryRun"):  # DeleteOptions may carry dryRun in the body (kubectl --dry-run=server does)
+            opts.dry_run = True
         ns = self._ns(info, namespace)
         old = self.get(info, ns, name)
         meta = old["metadata"]
@@ -497,6 +505,8 @@ class Store:
                 new.pop("status", None)
             else:
                 new["status"] = status
+            if opts.prune_builtin and not info.custom:
+                report_unknown(prune_builtin(info.key, new), opts)
             causes: builtins.list[dict[str, Any]] = strategies.on_status_update(info.key, new, old)
             if info.custom:
                 causes += custom.prepare(info, new, old, opts)
@@ -520,6 +530,8 @@ class Store:
                     new["status"] = deep_copy(old["status"])
                 else:
                     new.pop("status", None)
+            if opts.prune_builtin and not info.custom:
+                report_unknown(prune_builtin(info.key, new), opts)
             causes = validate_metadata(info.key, new)
             if omd.get("deletionTimestamp"):
                 added = set(meta.get("finalizers") or []) - set(omd.get("finalizers") or [])
@@ -604,6 +616,10 @@ class Store:
         crd = ev.object
         name = crd["metadata"]["name"]
         self.registry.remove_crd(name)
-        if ev.type != DELETED:
+        if ev.type == DELETED:
+            # The resource is no longer served: its open watches end, as on a real server.
+            for w in list(self._watchers.get(name, ())):
+                w.close()
+        else:
             for info in infos_from_crd(crd):
                 self.registry.add(info)

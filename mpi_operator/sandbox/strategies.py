@@ -7,6 +7,8 @@ calls them between decoding and committing, for HTTP and in-process writes alike
 
 from __future__ import annotations
 
+import base64
+import binascii
 import contextlib
 import ipaddress
 import itertools
@@ -14,7 +16,9 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from mpi_operator.sandbox.errors import bad_request, cause
+from mpi_operator.sandbox.podspec import validate_pod_spec
 from mpi_operator.sandbox.timefmt import now_rfc3339
+from mpi_operator.sandbox.validation import validate_config_keys, validate_labels
 
 JOB_NAME_LABELS = ("batch.kubernetes.io/job-name", "job-name")
 CONTROLLER_UID_LABELS = ("batch.kubernetes.io/controller-uid", "controller-uid")
@@ -80,24 +84,11 @@ def _qos_class(spec: dict[str, Any]) -> str:
     return "Guaranteed" if guaranteed else "Burstable"
 
 
-def _validate_pod_spec(spec: dict[str, Any], path: str) -> Causes:
-    causes: Causes = []
-    containers = spec.get("containers")
-    if not containers:
-        causes.append(cause("FieldValueRequired", "Required value", f"{path}.containers"))
-    for i, c in enumerate(containers or []):
-        if not c.get("name"):
-            causes.append(cause("FieldValueRequired", "Required value", f"{path}.containers[{i}].name"))
-        if not c.get("image"):
-            causes.append(cause("FieldValueRequired", "Required value", f"{path}.containers[{i}].image"))
-    return causes
-
-
 def _pod_create(obj: dict[str, Any]) -> Causes:
     spec = obj.setdefault("spec", {})
     _pod_spec_defaults(spec)
     obj["status"] = {"phase": "Pending", "qosClass": _qos_class(spec)}
-    return _validate_pod_spec(spec, "spec")
+    return validate_pod_spec(spec, "spec")
 
 
 def _strip_mutable_pod_fields(spec: dict[str, Any]) -> dict[str, Any]:
@@ -156,7 +147,8 @@ def _job_create(obj: dict[str, Any]) -> Causes:
     elif restart not in ("OnFailure", "Never"):
         causes.append(cause("FieldValueNotSupported", f'Unsupported value: "{restart}": supported values: '
                             '"OnFailure", "Never"', "spec.template.spec.restartPolicy"))
-    return causes + _validate_pod_spec(tspec, "spec.template.spec")
+    causes += validate_labels(tmeta.get("labels") or {}, "spec.template.metadata.labels")
+    return causes + validate_pod_spec(tspec, "spec.template.spec")
 
 
 def _validate_job_spec(spec: dict[str, Any]) -> Causes:
@@ -174,13 +166,18 @@ def _job_update(new: dict[str, Any], old: dict[str, Any]) -> Causes:
     for f in ("completionMode", "podReplacementPolicy", "backoffLimit", "parallelism", "suspend"):
         if f not in spec and f in old_spec:
             spec[f] = old_spec[f]
+    tspec = spec.setdefault("template", {}).setdefault("spec", {})
+    _pod_spec_defaults(tspec)  # defaulting precedes validation, so a PUT without defaults changes nothing
     causes = _validate_job_spec(spec)
     causes += _job_template_changes(spec, old_spec, old.get("status") or {})
     if spec.get("selector") != old_spec.get("selector"):
         causes.append(cause("FieldValueInvalid", "Invalid value: field is immutable", "spec.selector"))
     if spec.get("completionMode") != old_spec.get("completionMode"):
         causes.append(cause("FieldValueInvalid", "Invalid value: field is immutable", "spec.completionMode"))
-    _pod_spec_defaults((spec.get("template") or {}).get("spec") or {})
+    if spec.get("template") != old_spec.get("template"):
+        causes += validate_labels((spec["template"].get("metadata") or {}).get("labels") or {},
+                                  "spec.template.metadata.labels")
+        causes += validate_pod_spec(tspec, "spec.template.spec")
     return causes
 
 
@@ -205,7 +202,8 @@ def _job_template_changes(spec: dict[str, Any], old_spec: dict[str, Any], status
 
 def _job_status_update(new: dict[str, Any], old: dict[str, Any]) -> Causes:
     """jobs/status transition rules that catch controller bugs: terminal conditions stay, completionTime needs
-    Complete, Complete and Failed never together."""
+    Complete, Complete and Failed never together, startTime is removable only while suspended, the succeeded and
+    failed counters never decrease."""
     def true_types(obj: dict[str, Any]) -> set[str]:
         return {c.get("type", "") for c in (obj.get("status") or {}).get("conditions") or []
                 if c.get("status") == "True"}
@@ -218,9 +216,17 @@ def _job_status_update(new: dict[str, Any], old: dict[str, Any]) -> Causes:
     if {"Complete", "Failed"} <= now:
         causes.append(cause("FieldValueInvalid", "Invalid value: a Job cannot be both Complete and Failed",
                             "status.conditions"))
-    if (new.get("status") or {}).get("completionTime") and "Complete" not in now:
+    status, old_status = new.get("status") or {}, old.get("status") or {}
+    if status.get("completionTime") and "Complete" not in now:
         causes.append(cause("FieldValueInvalid", "Invalid value: completionTime can only be set when the Job has "
                             "the Complete=True condition", "status.completionTime"))
+    if old_status.get("startTime") and not status.get("startTime") and not (new.get("spec") or {}).get("suspend"):
+        causes.append(cause("FieldValueRequired", "Required value: startTime cannot be removed for unsuspended job",
+                            "status.startTime"))
+    for counter in ("succeeded", "failed"):
+        if int(status.get(counter) or 0) < int(old_status.get(counter) or 0):
+            causes.append(cause("FieldValueInvalid", f"Invalid value: {status.get(counter) or 0}: cannot decrease "
+                                f"the {counter} counter", f"status.{counter}"))
     return causes
 
 
@@ -246,7 +252,29 @@ def _service_create(obj: dict[str, Any]) -> Causes:
         p.setdefault("protocol", "TCP")
         p.setdefault("targetPort", p.get("port"))
     obj["status"] = {"loadBalancer": {}}
-    return []
+    return _validate_service_spec(spec)
+
+
+def _validate_service_spec(spec: dict[str, Any]) -> Causes:
+    causes: Causes = []
+    ports = spec.get("ports") or []
+    headless = spec.get("clusterIP") == "None"
+    if not ports and not headless and spec.get("type") != "ExternalName":
+        causes.append(cause("FieldValueRequired", "Required value", "spec.ports"))
+    names: set[str] = set()
+    for i, p in enumerate(ports):
+        port = p.get("port")
+        if not isinstance(port, int) or not 1 <= port <= 65535:
+            causes.append(cause("FieldValueInvalid", f"Invalid value: {port}: must be between 1 and 65535, "
+                                "inclusive", f"spec.ports[{i}].port"))
+        name = p.get("name")
+        if len(ports) > 1 and not name:
+            causes.append(cause("FieldValueRequired", "Required value", f"spec.ports[{i}].name"))
+        elif name in names:
+            causes.append(cause("FieldValueDuplicate", f'Duplicate value: "{name}"', f"spec.ports[{i}].name"))
+        if name:
+            names.add(name)
+    return causes + validate_labels(spec.get("selector") or {}, "spec.selector")
 
 
 def _service_update(new: dict[str, Any], old: dict[str, Any]) -> Causes:
@@ -257,7 +285,32 @@ def _service_update(new: dict[str, Any], old: dict[str, Any]) -> Causes:
             spec[f] = old_spec[f]
     if old_spec.get("clusterIP") and spec.get("clusterIP") != old_spec.get("clusterIP"):
         return [cause("FieldValueInvalid", "Invalid value: field is immutable", "spec.clusterIP")]
-    return []
+    for p in spec.get("ports") or []:
+        p.setdefault("protocol", "TCP")
+        p.setdefault("targetPort", p.get("port"))
+    return _validate_service_spec(spec)
+
+
+def _secret(obj: dict[str, Any], _old: dict[str, Any] | None = None) -> Causes:
+    """stringData is write-only: merged into data (base64) and dropped, as the real API server does."""
+    string_data = obj.pop("stringData", None) or {}
+    data = obj.get("data") or {}
+    causes: Causes = []
+    for key, value in data.items():
+        try:
+            base64.b64decode(str(value), validate=True)
+        except (binascii.Error, ValueError):
+            causes.append(cause("FieldValueInvalid", "Invalid value: illegal base64 data", f"data[{key}]"))
+    for key, value in string_data.items():
+        data[key] = base64.b64encode(str(value).encode()).decode()
+    if data:
+        obj["data"] = data
+    obj.setdefault("type", "Opaque")
+    return causes + validate_config_keys(obj)
+
+
+def _config_map(obj: dict[str, Any], _old: dict[str, Any] | None = None) -> Causes:
+    return validate_config_keys(obj)
 
 
 def _namespace_create(obj: dict[str, Any]) -> Causes:
@@ -340,11 +393,17 @@ def _crd_create(obj: dict[str, Any]) -> Causes:
     return causes
 
 
-_CREATE: dict[str, CreateHook] = {"pods": _pod_create, "jobs.batch": _job_create, "services": _service_create,
-           "namespaces": _namespace_create, "events": _core_event, "events.events.k8s.io": _new_event,
-           "priorityclasses.scheduling.k8s.io": _priority_class,
-           "customresourcedefinitions.apiextensions.k8s.io": _crd_create}
-_UPDATE: dict[str, UpdateHook] = {"pods": _pod_update, "jobs.batch": _job_update, "services": _service_update,
-           "namespaces": _namespace_update, "events": _core_event, "events.events.k8s.io": _new_event,
-           "priorityclasses.scheduling.k8s.io": _priority_class}
+_CREATE: dict[str, CreateHook] = {
+    "pods": _pod_create, "secrets": _secret, "configmaps": _config_map, "jobs.batch": _job_create,
+    "services": _service_create,
+    "namespaces": _namespace_create, "events": _core_event, "events.events.k8s.io": _new_event,
+    "priorityclasses.scheduling.k8s.io": _priority_class,
+    "customresourcedefinitions.apiextensions.k8s.io": _crd_create,
+}
+_UPDATE: dict[str, UpdateHook] = {
+    "pods": _pod_update, "secrets": _secret, "configmaps": _config_map, "jobs.batch": _job_update,
+    "services": _service_update,
+    "namespaces": _namespace_update, "events": _core_event, "events.events.k8s.io": _new_event,
+    "priorityclasses.scheduling.k8s.io": _priority_class,
+}
 _STATUS_UPDATE: dict[str, UpdateHook] = {"jobs.batch": _job_status_update}

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from mpi_operator.sandbox.errors import cause
+from mpi_operator.sandbox.errors import bad_request, cause
 
 _SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -55,9 +55,53 @@ def _qualified_name_problem(key: str) -> str | None:
     return None
 
 
+def validate_labels(labels: dict[str, Any], field: str) -> list[dict[str, Any]]:
+    """Label keys are qualified names, values at most 63 characters of the label alphabet (or empty)."""
+    causes: list[dict[str, Any]] = []
+    for key, value in labels.items():
+        problem = _qualified_name_problem(str(key))
+        if problem:
+            causes.append(cause("FieldValueInvalid", f'Invalid value: "{key}": {problem}', field))
+        if not isinstance(value, str):
+            causes.append(cause("FieldValueTypeInvalid", "Invalid value: must be a string", field))
+        elif len(value) > 63:
+            causes.append(cause("FieldValueInvalid", f'Invalid value: "{value}": must be no more than 63 characters',
+                                field))
+        elif not _LABEL_VALUE.match(value):
+            causes.append(cause("FieldValueInvalid", f'Invalid value: "{value}": a valid label must be an empty '
+                                "string or consist of alphanumeric characters, '-', '_' or '.', and must start and "
+                                "end with an alphanumeric character", field))
+    return causes
+
+
+_CONFIG_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
+
+
+def validate_config_keys(obj: dict[str, Any]) -> list[dict[str, Any]]:
+    """ConfigMap/Secret data keys: the config-key alphabet, at most 253 characters; total size at most 1 MiB."""
+    causes: list[dict[str, Any]] = []
+    size = 0
+    for field in ("data", "binaryData"):
+        for key, value in (obj.get(field) or {}).items():
+            size += len(str(value))
+            if len(key) > 253 or not _CONFIG_KEY.match(key):
+                causes.append(cause("FieldValueInvalid", f'Invalid value: "{key}": a valid config key must consist '
+                                    "of alphanumeric characters, '-', '_' or '.'", f"{field}[{key}]"))
+    if size > 1024 * 1024:
+        causes.append(cause("FieldValueTooLong", "Too long: must have at most 1048576 bytes", "data"))
+    return causes
+
+
 def validate_metadata(resource_key: str, obj: dict[str, Any], field_prefix: str = "metadata") -> list[dict[str, Any]]:
     meta = obj.get("metadata") or {}
     causes: list[dict[str, Any]] = []
+    # A real server fails to decode wrongly typed metadata (400); say so before anything trips over it.
+    for key, wanted in (("name", str), ("generateName", str), ("labels", dict), ("annotations", dict),
+                        ("ownerReferences", list), ("finalizers", list)):
+        if meta.get(key) is not None and not isinstance(meta[key], wanted):
+            raise bad_request(f"unable to decode the body: metadata.{key} has the wrong JSON type")
+    if any(not isinstance(r, dict) for r in meta.get("ownerReferences") or []):
+        raise bad_request("unable to decode the body: metadata.ownerReferences items must be objects")
     name = meta.get("name", "")
     if not name:
         causes.append(cause("FieldValueRequired", "Required value: name or generateName is required",
@@ -66,14 +110,7 @@ def validate_metadata(resource_key: str, obj: dict[str, Any], field_prefix: str 
         problem = name_problem(resource_key, name)
         if problem:
             causes.append(cause("FieldValueInvalid", f'Invalid value: "{name}": {problem}', f"{field_prefix}.name"))
-    for key, value in (meta.get("labels") or {}).items():
-        problem = _qualified_name_problem(str(key))
-        if problem:
-            causes.append(cause("FieldValueInvalid", f'Invalid value: "{key}": {problem}', f"{field_prefix}.labels"))
-        if not isinstance(value, str) or len(value) > 63 or not _LABEL_VALUE.match(value):
-            causes.append(cause("FieldValueInvalid", f'Invalid value: "{value}": a valid label must be an empty '
-                                "string or consist of alphanumeric characters, '-', '_' or '.', and must start and "
-                                "end with an alphanumeric character", f"{field_prefix}.labels"))
+    causes += validate_labels(meta.get("labels") or {}, f"{field_prefix}.labels")
     annotations = meta.get("annotations") or {}
     if sum(len(str(k)) + len(str(v)) for k, v in annotations.items()) > 256 * 1024:
         causes.append(cause("FieldValueTooLong", "Too long: must have at most 262144 bytes",

@@ -317,3 +317,36 @@ async def test_dry_run_persists_nothing(http: Http, sandbox: Sandbox) -> None:
     assert r.status == 201 and r.body["metadata"]["name"] == name
     assert (await http.get(f"{CM}/{name}")).status == 404
     assert sandbox.store.resource_version == before
+
+
+async def test_job_field_selector_status_successful(http: Http) -> None:
+    name = unique("succ")
+    await http.post(JOBS, job(name))
+    await http.patch(f"{JOBS}/{name}/status", {"status": {"succeeded": 1}})
+    r = await http.get(f"{JOBS}?fieldSelector=status.successful=1")
+    assert r.status == 200 and [i["metadata"]["name"] for i in r.body["items"]] == [name]
+
+
+async def test_job_put_without_server_defaults_is_not_a_template_change(http: Http) -> None:
+    name = unique("putj")
+    created = (await http.post(JOBS, job(name))).body
+    body = job(name)
+    body["metadata"] = created["metadata"]
+    body["spec"]["template"]["metadata"] = created["spec"]["template"]["metadata"]
+    body["spec"]["selector"] = created["spec"]["selector"]
+    body["spec"]["suspend"] = True
+    r = await http.put(f"{JOBS}/{name}", body)
+    assert r.status == 200, r.body
+    assert r.body["spec"]["suspend"] is True and r.body["metadata"]["generation"] == 2
+
+
+async def test_job_status_start_time_and_counters(http: Http) -> None:
+    name = unique("st")
+    await http.post(JOBS, job(name))
+    r = await http.patch(f"{JOBS}/{name}/status", {"status": {"startTime": "2026-01-01T00:00:00Z", "failed": 2}})
+    assert r.status == 200, r.body
+    assert (await http.patch(f"{JOBS}/{name}/status", {"status": {"startTime": None}})).status == 422
+    assert (await http.patch(f"{JOBS}/{name}/status", {"status": {"failed": 1}})).status == 422
+    await http.patch(f"{JOBS}/{name}", {"spec": {"suspend": True}})
+    cleared = await http.patch(f"{JOBS}/{name}/status", {"status": {"startTime": None}})
+    assert cleared.status == 200 and "startTime" not in cleared.body["status"]

@@ -184,3 +184,11 @@ async def test_namespace_deletion_empties_then_removes_it(http: Http) -> None:
     async def gone() -> bool:
         return not await exists(http, f"/api/v1/namespaces/{ns}")
     await wait_for(gone)
+
+
+async def test_dry_run_delete_from_the_body_keeps_the_object(http: Http) -> None:
+    name = unique("drydel")
+    await http.post(CM, {"metadata": {"name": name}})
+    r = await http.delete(f"{CM}/{name}", {"kind": "DeleteOptions", "apiVersion": "v1", "dryRun": ["All"]})
+    assert r.status == 200
+    assert await exists(http, f"{CM}/{name}")

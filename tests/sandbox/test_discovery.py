@@ -21,18 +21,32 @@ async def test_version_reports_1_37(http: Http) -> None:
     assert r.body["gitVersion"].startswith("v1.37")
 
 
-async def test_api_and_apis_answer_legacy_json_to_aggregated_accept(http: Http) -> None:
-    api = await http.get("/api", headers={"Accept": AGGREGATED_ACCEPT})
-    assert api.status == 200 and api.headers["Content-Type"].startswith("application/json")
-    assert "g=apidiscovery" not in api.headers["Content-Type"]
+async def test_api_and_apis_answer_legacy_json_by_default(http: Http) -> None:
+    api = await http.get("/api", headers={"Accept": "application/json"})
+    assert api.status == 200 and api.headers["Content-Type"] == "application/json"
     assert api.body["versions"] == ["v1"]
-    apis = await http.get("/apis", headers={"Accept": AGGREGATED_ACCEPT})
+    apis = await http.get("/apis")
     assert apis.status == 200
     groups = {g["name"]: g for g in apis.body["groups"]}
     for name in ("batch", "coordination.k8s.io", "events.k8s.io", "scheduling.k8s.io", "apiextensions.k8s.io",
                  "kubeflow.org"):
         assert name in groups
     assert groups["kubeflow.org"]["preferredVersion"]["version"] == "v2beta1"
+
+
+async def test_aggregated_discovery_when_asked_with_the_exact_content_type(http: Http) -> None:
+    api = await http.get("/api", headers={"Accept": AGGREGATED_ACCEPT})
+    assert api.status == 200
+    params = set(api.headers["Content-Type"].split(";"))
+    assert params == {"application/json", "g=apidiscovery.k8s.io", "v=v2", "as=APIGroupDiscoveryList"}
+    assert api.body["kind"] == "APIGroupDiscoveryList" and [i["metadata"]["name"] for i in api.body["items"]] == [""]
+    pods = next(r for r in api.body["items"][0]["versions"][0]["resources"] if r["resource"] == "pods")
+    assert pods["scope"] == "Namespaced" and pods["responseKind"]["kind"] == "Pod"
+    assert {s["subresource"] for s in pods["subresources"]} >= {"status", "eviction"}
+    apis = (await http.get("/apis", headers={"Accept": AGGREGATED_ACCEPT})).body
+    mpi = next(i for i in apis["items"] if i["metadata"]["name"] == "kubeflow.org")
+    assert mpi["versions"][0]["version"] == "v2beta1"
+    assert mpi["versions"][0]["resources"][0]["resource"] == "mpijobs"
 
 
 async def test_resource_lists_include_status_subresources(http: Http) -> None:
@@ -91,6 +105,7 @@ async def test_installing_a_crd_serves_it_at_once(http: Http, sandbox: Sandbox) 
     assert created.status == 201
     code, out, err = await kubectl(sandbox, sandbox.kubeconfig_path.parent / "home", "get", "widgets")
     assert code == 0 and "w1" in out, err
+    watcher = sandbox.store.watch("widgets.example.com", "default", sandbox.store.resource_version)
     deleted = await http.delete("/apis/apiextensions.k8s.io/v1/customresourcedefinitions/widgets.example.com")
     assert deleted.status == 200
 
@@ -98,3 +113,17 @@ async def test_installing_a_crd_serves_it_at_once(http: Http, sandbox: Sandbox) 
         return (await http.get("/apis/example.com/v1")).status == 404
     from tests.sandbox.conftest import wait_for
     await wait_for(gone)
+    assert watcher.closed and [e.type for e in watcher.queue] == ["DELETED"]
+
+
+async def test_kubectl_applies_the_project_crd_then_serves_mpijobs(kube_home: Path) -> None:
+    from mpi_operator.api.crd import crd_yaml
+
+    async with Sandbox(install_mpijob_crd=False) as sb:
+        code, out, err = await kubectl(sb, kube_home, "apply", "-f", "-", stdin=crd_yaml().encode())
+        assert code == 0 and "created" in out, err
+        crd = sb.store.get("customresourcedefinitions.apiextensions.k8s.io", None, "mpijobs.kubeflow.org")
+        assert {c["type"] for c in crd["status"]["conditions"] if c["status"] == "True"} >= {
+            "NamesAccepted", "Established"}
+        code, out, err = await kubectl(sb, kube_home, "api-resources", "--api-group=kubeflow.org")
+        assert code == 0 and "mpijobs" in out, err

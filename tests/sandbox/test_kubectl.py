@@ -176,3 +176,47 @@ async def test_delete_cascade_foreground_waits_for_dependents(sandbox: Sandbox, 
     assert code == 0, err
     assert (await http.get(f"/api/v1/namespaces/default/pods/{pod}")).status == 404
     assert (await http.get(f"/apis/batch/v1/namespaces/default/jobs/{name}")).status == 404
+
+
+async def test_apply_builtin_twice_sends_a_strategic_merge_patch(sandbox: Sandbox, kube_home: Path,
+                                                                 http: Http) -> None:
+    name = unique("applycm")
+    doc = f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\ndata:\n  a: '1'\n"
+    code, out, err = await kubectl(sandbox, kube_home, "apply", "-f", "-", stdin=doc.encode())
+    assert code == 0 and "created" in out, err
+    code, out, err = await kubectl(sandbox, kube_home, "apply", "-f", "-", stdin=doc.replace("'1'", "'2'").encode())
+    assert code == 0 and "configured" in out, err
+    assert (await http.get(f"/api/v1/namespaces/default/configmaps/{name}")).body["data"] == {"a": "2"}
+
+
+async def test_describe_lists_events_through_field_selectors(sandbox: Sandbox, kube_home: Path, http: Http) -> None:
+    name = unique("desc")
+    mj = (await http.post("/apis/kubeflow.org/v2beta1/namespaces/default/mpijobs", {
+        "apiVersion": "kubeflow.org/v2beta1", "kind": "MPIJob", "metadata": {"name": name},
+        "spec": {"mpiReplicaSpecs": {}}})).body
+    await http.post("/api/v1/namespaces/default/events", {
+        "metadata": {"name": f"{name}.1"}, "type": "Normal", "reason": "MPIJobCreated",
+        "message": "MPIJob default/x is created.", "count": 1, "firstTimestamp": mj["metadata"]["creationTimestamp"],
+        "lastTimestamp": mj["metadata"]["creationTimestamp"], "source": {"component": "mpi-job-controller"},
+        "involvedObject": {"apiVersion": "kubeflow.org/v2beta1", "kind": "MPIJob", "name": name,
+                           "namespace": "default", "uid": mj["metadata"]["uid"]}})
+    code, out, err = await kubectl(sandbox, kube_home, "describe", "mpijob", name)
+    assert code == 0, err
+    assert "MPIJobCreated" in out and "mpi-job-controller" in out
+
+
+async def test_kubectl_create_generators_send_protobuf_and_work(sandbox: Sandbox, kube_home: Path,
+                                                                http: Http) -> None:
+    cm, ns = unique("gen-cm"), unique("gen-ns")
+    for args in (("create", "configmap", cm, "--from-literal=hostfile=w-0 slots=1", "--from-literal=b=c"),
+                 ("create", "secret", "generic", cm, "--from-literal=id_rsa=key"),
+                 ("create", "namespace", ns), ("create", "serviceaccount", cm),
+                 ("create", "priorityclass", cm, "--value=100")):
+        code, out, err = await kubectl(sandbox, kube_home, *args)
+        assert code == 0 and "created" in out, err
+    stored = (await http.get(f"/api/v1/namespaces/default/configmaps/{cm}")).body
+    assert stored["data"] == {"hostfile": "w-0 slots=1", "b": "c"} and "generateName" not in stored["metadata"]
+    secret = (await http.get(f"/api/v1/namespaces/default/secrets/{cm}")).body
+    assert secret["data"] == {"id_rsa": "a2V5"} and secret["type"] == "Opaque"
+    assert (await http.get(f"/api/v1/namespaces/{ns}")).body["status"]["phase"] == "Active"
+    assert (await http.get(f"/apis/scheduling.k8s.io/v1/priorityclasses/{cm}")).body["value"] == 100

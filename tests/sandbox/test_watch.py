@@ -11,7 +11,7 @@ from kubernetes_asyncio import client, watch
 from kubernetes_asyncio.client.exceptions import ApiException
 
 from mpi_operator.sandbox import Sandbox
-from tests.sandbox.conftest import Http, unique
+from tests.sandbox.conftest import Http, unique, wait_for
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -175,3 +175,28 @@ async def test_watch_lines_are_single_json_documents(http: Http, sandbox: Sandbo
     lines = raw.split(b"\n")
     assert lines[-1] == b"" and all(lines[:-1])
     assert all(orjson.loads(line)["type"] for line in lines[:-1])
+
+
+async def test_resuming_from_a_bookmark_misses_nothing(http: Http) -> None:
+    ns = "kube-node-lease"
+    events, _ = await http.watch_lines(f"/api/v1/namespaces/{ns}/configmaps?watch=1&allowWatchBookmarks=true"
+                                       "&timeoutSeconds=2", 1, timeout=5)
+    assert events[0]["type"] == "BOOKMARK"
+    rv = events[0]["object"]["metadata"]["resourceVersion"]
+    name = unique("after-bm")
+    await http.post(f"/api/v1/namespaces/{ns}/configmaps", cm(name))
+    resumed, _ = await http.watch_lines(f"/api/v1/namespaces/{ns}/configmaps?watch=1&resourceVersion={rv}", 1)
+    assert resumed[0]["type"] == "ADDED" and resumed[0]["object"]["metadata"]["name"] == name
+
+
+async def test_idle_watch_of_a_departed_client_is_released(http: Http, sandbox: Sandbox) -> None:
+    sandbox.server.disconnect_check = 0.1
+    try:
+        before = sandbox.store.watch_count("serviceaccounts")
+        resp = await http.session.get(f"{http.url}/api/v1/namespaces/default/serviceaccounts?watch=1")
+        assert resp.status == 200
+        await wait_for(lambda: sandbox.store.watch_count("serviceaccounts") == before + 1)
+        resp.close()  # drops the connection without reading the (idle) stream
+        await wait_for(lambda: sandbox.store.watch_count("serviceaccounts") == before)
+    finally:
+        sandbox.server.disconnect_check = 5.0
