@@ -100,10 +100,13 @@ def assemble(meta: dict[str, Any], capacity: dict[str, Any], latency: dict[str, 
     smallest, largest = scaling[0], scaling[-1]
     slim = next(m for m in memory if m["cache_transform"])
     summary: dict[str, Any] = {
+        # To all Succeeded with the simulated cluster (the whole life of the workload), else to all children.
         "operator_vs_floor_wall_ratio": operator.wall_seconds / floor.wall_seconds,
+        "operator_vs_floor_children_ratio": operator.seconds_to_children / floor.seconds_to_children,
         "requests_per_job": operator.requests_per_job,
         "floor_requests_per_job": floor.requests_per_job,
         "requests_per_job_minus_floor": operator.requests_per_job - floor.requests_per_job,
+        "requests_per_job_over_floor": over_floor(operator, floor),
         "idle_writes": operator.idle["writes"] if operator.idle else None,
         "bytes_per_cached_pod": slim["bytes_per_cached_pod"],
         "per_job_cost_ratio_2000_vs_100": largest.cpu_per_job / smallest.cpu_per_job,
@@ -119,6 +122,14 @@ def assemble(meta: dict[str, Any], capacity: dict[str, Any], latency: dict[str, 
     return {**summary, "targets": report.targets(summary), "meta": meta, "sandbox_capacity": capacity,
             "latency": latency, "throughput": {"operator": operator.as_json(), "floor": floor.as_json()},
             "scaling": [r.as_json() for r in scaling], "memory": memory}
+
+
+def over_floor(operator: RunResult, floor: RunResult) -> dict[str, float]:
+    """Per `verb resource`: the operator's requests per job minus the floor's (only where they differ)."""
+    keys = set(operator.requests_by_resource) | set(floor.requests_by_resource)
+    op, fl = operator.requests_by_resource, floor.requests_by_resource
+    diff = {k: op.get(k, 0) / operator.jobs - fl.get(k, 0) / floor.jobs for k in sorted(keys)}
+    return {k: round(v, 3) for k, v in diff.items() if abs(v) > 1e-9}
 
 
 def _cpus() -> int:
