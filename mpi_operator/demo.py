@@ -81,7 +81,8 @@ class Demo:
         self.operator = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "mpi_operator", "run", "--kubeconfig", str(self.kubeconfig),
             "--health-port", str(health), "--monitoring-port", str(self.args.metrics_port),
-            "--lock-namespace", "mpi-operator", stdout=log, stderr=log,
+            "--lock-namespace", "mpi-operator", "--log-level", self.args.log_level,
+            "--kube-api-qps", "50", "--kube-api-burst", "100", stdout=log, stderr=log,
             env={k: v for k, v in os.environ.items() if k != "KUBECONFIG"})
         self.say(f"operator started (pid {self.operator.pid}, log {self.log_path})")
         deadline = time.monotonic() + 30
@@ -126,6 +127,7 @@ class Demo:
 
     async def _follow(self, sb: Sandbox, namespace: str, name: str) -> str:
         last = ""
+        finished_at: float | None = None
         deadline = time.monotonic() + self.args.timeout
         while time.monotonic() < deadline:
             job = sb.store.find(MPIJOBS, namespace, name) or {}
@@ -140,9 +142,13 @@ class Demo:
             if line != last:
                 self.say(line)
                 last = line
-            for terminal in ("Succeeded", "Failed"):
-                if terminal in true:
-                    return terminal
+            outcome = next((t for t in ("Succeeded", "Failed") if t in true), None)
+            if outcome is not None:
+                # Show cleanPodPolicy at work: wait (briefly) until no worker is left running.
+                live = [pod for pod, phase in pods if "-worker-" in pod and phase in ("Running", "Pending")]
+                finished_at = finished_at or time.monotonic()
+                if not live or time.monotonic() - finished_at > 15:
+                    return outcome
             await asyncio.sleep(0.1)
         return "timed out"
 
@@ -178,6 +184,7 @@ def main(argv: Sequence[str]) -> int:
     p.add_argument("--workdir", help="where the kubeconfig and operator log go (default: a temp dir)")
     p.add_argument("--timeout", type=float, default=180.0, help="seconds to wait for the job to finish")
     p.add_argument("--keep", action="store_true", help="keep the sandbox and operator running afterwards")
+    p.add_argument("--log-level", default="INFO", help="the operator's log level (its log goes to a file)")
     args = p.parse_args(argv)
     try:
         return asyncio.run(Demo(args).run())

@@ -90,8 +90,9 @@ class Operator:
     def _caches_ready(self) -> str | None:
         if self.controller is None:
             return "not leading (followers are ready to take over)" if self.settings.leader_elect else "starting"
-        missing = [i.name for i in self.controller.caches.all() if not i.has_synced]
-        return f"caches not synced: {', '.join(missing)}" if missing else None
+        # decisions Q26: a Forbidden list/watch shows here instead of crash-looping the process.
+        problems = [r for r in (i.not_ready_reason() for i in self.controller.caches.all()) if r]
+        return "; ".join(problems) or None
 
     def _install_signal_handlers(self) -> None:
         loop = asyncio.get_running_loop()
@@ -118,15 +119,7 @@ class Operator:
             await self.controller.run()
         finally:
             self.metrics.is_leader.set(0)
-            await self._drain()
             self.controller = None
-
-    async def _drain(self) -> None:
-        controller = self.controller
-        if controller is None:
-            return
-        with contextlib.suppress(Exception):
-            await controller.queue.shutdown_with_drain(SHUTDOWN_GRACE_SECONDS)
 
     async def _serve(self, client: Client) -> None:
         stop = asyncio.create_task(self.stopping.wait())
@@ -138,14 +131,22 @@ class Operator:
                         lease_duration=self.settings.leader_elect_lease_duration,
                         renew_deadline=self.settings.leader_elect_renew_deadline,
                         retry_period=self.settings.leader_elect_retry_period)
-                    work = asyncio.create_task(LeaderElector(client, config, lambda: self._lead(client)).run())
+                    # Its own client and rate limit: lease renewals never queue behind reconcile traffic.
+                    elector = LeaderElector(client.derive(user_agent=f"{client.user_agent} leader-election"),
+                                            config, lambda: self._lead(client))
+                    work = asyncio.create_task(elector.run())
                 else:
                     work = asyncio.create_task(self._lead(client))
                 await asyncio.wait({stop, work}, return_when=asyncio.FIRST_COMPLETED)
+                if not work.done() and self.controller is not None:
+                    # Stop handing out keys; workers finish what they hold, then the lease is released.
+                    self.controller.queue.shutdown_now()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait({work}, timeout=SHUTDOWN_GRACE_SECONDS)
                 if not work.done():
                     work.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await asyncio.wait_for(work, SHUTDOWN_GRACE_SECONDS + 5)
+                    await asyncio.wait_for(work, 5)
                 if work.done() and not work.cancelled() and work.exception() is not None:
                     log.error("controller stopped with an error: %r", work.exception())
                     if not self.settings.leader_elect:

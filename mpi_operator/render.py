@@ -150,7 +150,7 @@ def _render_file(path: str, options: ControllerOptions, namespace: str, out: Tex
     return status
 
 
-def main(argv: Sequence[str]) -> int:
+def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="mpi-operator render",
         description="Print, without a cluster, the objects the operator would create for each MPIJob "
@@ -162,7 +162,10 @@ def main(argv: Sequence[str]) -> int:
                    help="as the operator flag: 'volcano', or the scheduler-plugins scheduler name")
     p.add_argument("--namespace", "-n", default=DEFAULT_NAMESPACE,
                    help="namespace of MPIJobs that name none (default: default)")
-    ns = p.parse_args(argv)
+    return p
+
+
+def main(argv: Sequence[str]) -> int:
+    ns = parser().parse_args(argv)
     options = ControllerOptions(cluster_domain=ns.cluster_domain, gang_scheduling=ns.gang_scheduling)
     return render_files(ns.filename, options, ns.namespace, sys.stdout, sys.stderr)
-

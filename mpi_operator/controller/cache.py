@@ -115,6 +115,16 @@ class Caches:
             return {}
         return {str(pc["metadata"]["name"]): int(pc.get("value") or 0) for pc in self.priorityclasses.store.list()}
 
+    def orphaned_launcher_key(self, obj: JSON) -> str | None:
+        """The key of the MPIJob named by a launcher Job that still carries our finalizer, even when that
+        MPIJob is no longer cached (deleted): its sync must release the finalizer (decisions Q31)."""
+        if names.LAUNCHER_FINALIZER not in ((obj.get("metadata") or {}).get("finalizers") or []):
+            return None
+        ref = names.controller_reference(obj)
+        if ref is None or ref.get("kind") != KIND or ref.get("apiVersion") != f"{GROUP}/{VERSION}":
+            return None
+        return f"{(obj.get('metadata') or {}).get('namespace') or ''}/{ref.get('name')}"
+
     def owner_key(self, obj: JSON) -> str | None:
         """The `<ns>/<name>` key of the MPIJob controlling `obj` (through its Job for launcher pods)."""
         ref = names.controller_reference(obj)

@@ -75,7 +75,7 @@ class MPIJobController:
             self.metrics.job_info.remove(launcher_name_of(meta), meta.get("namespace", ""))
 
     def _enqueue_owner(self, obj: JSON) -> None:
-        key = self.caches.owner_key(obj)
+        key = self.caches.owner_key(obj) or self.caches.orphaned_launcher_key(obj)
         if key is not None:
             self.queue.add(key)
 

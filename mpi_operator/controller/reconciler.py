@@ -39,6 +39,10 @@ JSON = dict[str, Any]
 WORKER_CREATE_CONCURRENCY = 16
 REASON_INVALID_SPEC = "ValidationError"
 REASON_TEMPLATE_CHANGE_DEFERRED = "LauncherTemplateChangeDeferred"
+# decisions Q13: True while the running launcher Job was built from an older Launcher template.
+CONDITION_TEMPLATE_CHANGE_DEFERRED = "LauncherTemplateChangeDeferred"
+MESSAGE_TEMPLATE_CHANGE_DEFERRED = ("The Launcher template changed while the launcher is running; the change "
+                                    "applies to the next run of this MPIJob")
 STATUS_CONFLICT_RETRIES = 3
 
 
@@ -100,6 +104,8 @@ class Reconciler:
             return
         cached = self.caches.mpijobs.store.get(key)
         if cached is None:
+            namespace, name = key.split("/")
+            await self._release_orphaned_launcher(namespace, name, live_uid=None)
             return
         job, parse_errors = parse_mpijob(cached)
         if job is None:
@@ -116,6 +122,7 @@ class Reconciler:
             await self._invalid(cached, errors)
             return
 
+        await self._release_orphaned_launcher(job.namespace, job.name, live_uid=names.job_uid(job))
         status: JSON = copy.deepcopy(cached.get("status") or {})
         if conditions.get_condition(status, JobConditionType.VALIDATION_FAILED) is not None:
             conditions.remove_condition(status, JobConditionType.VALIDATION_FAILED)
@@ -126,6 +133,7 @@ class Reconciler:
 
         launcher_job = self._controlled(self.caches.jobs, job, names.launcher_name(job), "Job")
         done = launcher.is_launcher_done(launcher_job)
+        pending: list[job_status.Transition] = []
         workers: list[JSON] = []
         suspended = spec.is_suspended(job)
         if not done:
@@ -141,7 +149,7 @@ class Reconciler:
                         or (worker.all_ready(workers) and len(workers) == spec.worker_replicas(job))):
                     launcher_job = await self._create_launcher(cached, job)
             else:
-                launcher_job = await self._sync_launcher(cached, job, launcher_job, workers)
+                launcher_job = await self._sync_launcher(job, launcher_job, workers, status, pending)
         if suspended:
             await self._clean_up_workers(job, policy_override=None)
 
@@ -156,9 +164,13 @@ class Reconciler:
         if update.launcher_seen:
             self.metrics.job_info.labels(launcher=names.launcher_name(job), namespace=job.namespace).set(1)
         await self._write_status(cached, update.status)
-        for transition in update.transitions:
+        for transition in [*pending, *update.transitions]:
             self.recorder.record(cached, transition.event_type, transition.reason, transition.message)
             self._count(transition, update.status)
+        if conditions.is_finished(update.status) and update.status.get("completionTime"):
+            # Finish now, not on the watch event of our own status write: after a watch cut and a relist that
+            # event never comes (the cache already holds the version we wrote, so the relist sees no change).
+            await self._finished({**cached, "status": update.status}, job, copy.deepcopy(update.status))
 
     # --- validation -----------------------------------------------------------------------------------
 
@@ -191,11 +203,26 @@ class Reconciler:
             return
         if not launcher.launcher_finalizer_releasable(existing, status or {}, deleting):
             return
-        finalizers = [f for f in existing["metadata"].get("finalizers") or [] if f != names.LAUNCHER_FINALIZER]
-        patch = {"metadata": {"finalizers": finalizers or None,
-                              "resourceVersion": existing["metadata"].get("resourceVersion")}}
+        await self._remove_launcher_finalizer(existing)
+
+    async def _release_orphaned_launcher(self, namespace: str, name: str, live_uid: str | None) -> None:
+        """decisions Q31: a launcher Job whose MPIJob is gone (deleted with background propagation, or replaced
+        by a new MPIJob of the same name) must not be held by our finalizer: garbage collection could never
+        remove it, and a new MPIJob of that name would wait for it forever."""
+        existing = self.caches.jobs.store.get_by_name(namespace, f"{name}-launcher")
+        if existing is None or not launcher.has_launcher_finalizer(existing):
+            return
+        ref = names.controller_reference(existing)
+        if ref is None or ref.get("kind") != MPIJOBS.kind or ref.get("uid") == live_uid:
+            return
+        await self._remove_launcher_finalizer(existing)
+
+    async def _remove_launcher_finalizer(self, existing: JSON) -> None:
+        meta = existing["metadata"]
+        finalizers = [f for f in meta.get("finalizers") or [] if f != names.LAUNCHER_FINALIZER]
+        patch = {"metadata": {"finalizers": finalizers or None, "resourceVersion": meta.get("resourceVersion")}}
         with contextlib.suppress(NotFound):
-            remember(self.caches.jobs, await self.jobs.patch(existing["metadata"]["name"], patch, job.namespace))
+            remember(self.caches.jobs, await self.jobs.patch(meta["name"], patch, meta["namespace"]))
 
     # --- ownership ------------------------------------------------------------------------------------
 
@@ -213,11 +240,24 @@ class Reconciler:
         return {"apiVersion": MPIJOBS.api_version, "kind": MPIJOBS.kind, "metadata": job.metadata}
 
     async def _create(self, resource: Resource, informer: Informer, obj: JSON) -> JSON | None:
-        """Create; an AlreadyExists from a stale cache is not a failure (decisions Q36): retry the sync."""
+        """Create; an AlreadyExists from a stale cache is not a failure (decisions Q36): retry the sync. But the
+        pod cache holds only our labelled pods, so a foreign pod of that name is invisible to it: on
+        AlreadyExists, read the object once and report it as not ours when it is not."""
+        meta = obj["metadata"]
         try:
             created = await resource.create(obj)
         except AlreadyExists as exc:
-            raise Requeue(f"{resource.type.plural} {obj['metadata']['name']} exists already") from exc
+            with contextlib.suppress(NotFound):
+                current = await resource.get(meta["name"], meta["namespace"])
+                owner = names.controller_reference(obj) or {}
+                if not names.is_controlled_by(current, str(owner.get("uid"))):
+                    message = events.resource_exists_message(meta["name"], resource.type.kind)
+                    job_ref = {"apiVersion": MPIJOBS.api_version, "kind": MPIJOBS.kind,
+                               "metadata": {"name": owner.get("name"), "namespace": meta["namespace"],
+                                            "uid": owner.get("uid")}}
+                    self.recorder.warning(job_ref, events.REASON_RESOURCE_EXISTS, message)
+                    raise ResourceConflict(message) from exc
+            raise Requeue(f"{resource.type.plural} {meta['name']} exists already") from exc
         remember(informer, created)
         return created
 
@@ -307,7 +347,7 @@ class Reconciler:
             async with semaphore:
                 try:
                     result[index] = await self._create(self.pods, self.caches.pods, pod)
-                except Requeue:
+                except (Requeue, ResourceConflict):
                     raise
                 except Exception as exc:
                     self.recorder.warning(self._job_ref(job), events.REASON_CREATE_FAILED,
@@ -347,7 +387,7 @@ class Reconciler:
         build = launcher.desired_launcher_job(job, self.options)
         try:
             created = await self._create(self.jobs, self.caches.jobs, build.job)
-        except Requeue:
+        except (Requeue, ResourceConflict):
             raise
         except Exception as exc:
             self.recorder.warning(cached, events.REASON_CREATE_FAILED, events.launcher_create_failed_message(exc))
@@ -357,7 +397,10 @@ class Reconciler:
                                   launcher.RESTART_POLICY_WARNING_MESSAGE)
         return created
 
-    async def _sync_launcher(self, cached: JSON, job: MPIJob, existing: JSON, workers: list[JSON]) -> JSON | None:
+    async def _sync_launcher(self, job: MPIJob, existing: JSON, workers: list[JSON], status: JSON,
+                             pending: list[job_status.Transition]) -> JSON | None:
+        """Replace or defer a launcher template change, then suspend or resume the launcher Job. A deferral
+        sets a condition in `status` and queues its Warning in `pending` once, on the transition."""
         suspended = spec.is_suspended(job)
         launcher_suspended = bool((existing.get("spec") or {}).get("suspend"))
         build = launcher.desired_launcher_job(job, self.options)
@@ -367,9 +410,13 @@ class Reconciler:
             await self._delete_launcher(existing)
             raise Requeue("launcher Job replaced after a template change")
         if change is launcher.TemplateChange.DEFERRED:
-            self.recorder.warning(cached, REASON_TEMPLATE_CHANGE_DEFERRED,
-                                  "The Launcher template changed while the launcher is running; the change "
-                                  "applies to the next run of this MPIJob")
+            if conditions.get_condition(status, CONDITION_TEMPLATE_CHANGE_DEFERRED) is None:
+                conditions.set_condition(status, CONDITION_TEMPLATE_CHANGE_DEFERRED, ConditionStatus.TRUE,
+                                         REASON_TEMPLATE_CHANGE_DEFERRED, MESSAGE_TEMPLATE_CHANGE_DEFERRED, self.now())
+                pending.append(job_status.Transition("Warning", REASON_TEMPLATE_CHANGE_DEFERRED,
+                                                     MESSAGE_TEMPLATE_CHANGE_DEFERRED))
+        else:
+            conditions.remove_condition(status, CONDITION_TEMPLATE_CHANGE_DEFERRED)
         if not suspended and launcher_suspended:
             if spec.waits_for_workers_ready(job) and not (
                     worker.all_ready(workers) and len(workers) == spec.worker_replicas(job)):

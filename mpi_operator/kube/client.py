@@ -11,7 +11,8 @@ import asyncio
 import logging
 import os
 import random
-from collections.abc import AsyncIterator, Mapping
+import time
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -86,6 +87,8 @@ class Client:
         self.max_retries = max_retries
         self.user_agent = user_agent
         self._api_client: Any = None
+        # Called once per HTTP attempt: (method, status code or None on transport failure, seconds).
+        self.observer: Callable[[str, int | None, float], None] | None = None
 
     @classmethod
     async def connect(cls, kubeconfig: str = "", master: str = "", qps: float = 5.0, burst: int = 10,
@@ -96,8 +99,10 @@ class Client:
     def derive(self, qps: float | None = None, burst: int | None = None, user_agent: str | None = None) -> Client:
         """A second client on the same configuration with its own limiter and connection pool, e.g. for
         leader election, so lease renewals never queue behind reconcile traffic (as upstream does)."""
-        return Client(self.configuration, qps=qps or self.limiter.rate, burst=burst or self.limiter.burst,
-                      max_retries=self.max_retries, user_agent=user_agent or self.user_agent)
+        derived = Client(self.configuration, qps=qps or self.limiter.rate, burst=burst or self.limiter.burst,
+                         max_retries=self.max_retries, user_agent=user_agent or self.user_agent)
+        derived.observer = self.observer
+        return derived
 
     async def __aenter__(self) -> Client:
         return self
@@ -139,10 +144,13 @@ class Client:
                                   "timeout": timeouts}
         if server_hostname:
             kwargs["server_hostname"] = server_hostname
+        started = time.monotonic()
         try:
             resp = await session.request(method, self.host + path, **kwargs)
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            self._observe(method, None, started)
             raise TransportError(f"{method} {path}: {exc!r}") from exc
+        self._observe(method, resp.status, started)
         if resp.status >= 300:
             try:
                 raw = await resp.read()
@@ -156,6 +164,13 @@ class Client:
                 decoded = raw.decode("utf-8", "replace")
             raise api_error(resp.status, decoded, parse_retry_after(resp.headers.get("Retry-After")))
         return resp
+
+    def _observe(self, method: str, code: int | None, started: float) -> None:
+        if self.observer is not None:
+            try:
+                self.observer(method, code, time.monotonic() - started)
+            except Exception:
+                log.exception("request observer failed")
 
     async def request(self, method: str, path: str, *, params: Mapping[str, Any] | None = None,
                       body: Any = None, content_type: str | None = None, retry_5xx: bool = True,

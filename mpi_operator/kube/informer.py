@@ -83,6 +83,7 @@ class Informer:
         self.name = name or resource.type.plural
         self.store = Store(transform, indexers)
         self.resource_version = ""
+        self._listed_version = ""
         self.last_error: str | None = None
         self.relists = 0
         self._handlers: list[EventHandler] = []
@@ -181,6 +182,7 @@ class Informer:
             self.store.remove(object_key(obj))
             self._fire_delete(obj)
         self.resource_version = resource_version
+        self._listed_version = resource_version
         if self.has_synced:
             self.relists += 1
         self.last_error = None
@@ -192,20 +194,24 @@ class Informer:
     async def _watch_once(self) -> bool:
         """One watch request from the current resourceVersion; True when a relist is needed (410)."""
         events = 0
-        async for event in self.resource.watch(
-                self.namespace, resource_version=self.resource_version, label_selector=self.label_selector,
-                field_selector=self.field_selector, allow_bookmarks=True,
-                timeout_seconds=self.watch_timeout_seconds):
-            if event.type == "ERROR":
-                error = api_error(int(event.object.get("code") or 500), event.object)
-                if isinstance(error, Gone):
-                    log.info("watch expired; relisting", extra={"informer": self.name, "error": str(error)})
-                    return True
-                raise error
-            events += 1
-            self.apply(event)
-            self.last_error = None
-            self.backoff.reset()
+        stream = self.resource.watch(
+            self.namespace, resource_version=self.resource_version, label_selector=self.label_selector,
+            field_selector=self.field_selector, allow_bookmarks=True, timeout_seconds=self.watch_timeout_seconds)
+        async with contextlib.aclosing(stream):  # leaving early must close the HTTP response now, not at GC
+            async for event in stream:
+                if event.type == "ERROR":
+                    error = api_error(int(event.object.get("code") or 500), event.object)
+                    if isinstance(error, Gone):
+                        log.info("watch expired; relisting", extra={"informer": self.name, "error": str(error)})
+                        if events == 0 and self.resource_version == self._listed_version:
+                            # Expired straight after a list: relisting at once would hammer the server in a loop.
+                            await asyncio.sleep(self.backoff.next_delay())
+                        return True
+                    raise error
+                events += 1
+                self.apply(event)
+                self.last_error = None
+                self.backoff.reset()
         if events == 0:
             # A stream that ends with nothing in it may be a server closing us at once: don't hot-loop.
             await asyncio.sleep(self.backoff.next_delay())

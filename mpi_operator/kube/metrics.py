@@ -1,4 +1,5 @@
-"""Prometheus metrics of work queues, named as controller-runtime names them (label `name` = queue name).
+"""Prometheus metrics named as controller-runtime names them: work queues (label `name` = queue name) and
+API requests (`rest_client_requests_total{code,host,method}`).
 
 One `WorkqueueMetrics` per registry owns the metric families; `for_queue(name)` gives the hooks a `WorkQueue`
 calls. Depth, unfinished work and longest-running are read from the queue at scrape time, so they are exact.
@@ -8,12 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Hashable
 from typing import TYPE_CHECKING
+from urllib.parse import urlparse
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
 
 from mpi_operator.kube.workqueue import QueueMetrics
 
 if TYPE_CHECKING:
+    from mpi_operator.kube.client import Client
     from mpi_operator.kube.workqueue import WorkQueue
 
 # controller-runtime: prometheus.ExponentialBuckets(10e-9, 10, 12)
@@ -83,3 +86,24 @@ class PrometheusQueueMetrics(QueueMetrics):
 
     def retried(self) -> None:
         self.retries.inc()
+
+
+class RestClientMetrics:
+    """`rest_client_requests_total` and `rest_client_request_duration_seconds`; use `attach(client)`."""
+
+    def __init__(self, registry: CollectorRegistry = REGISTRY) -> None:
+        self.requests = Counter("rest_client_requests_total",
+                                "Number of HTTP requests, partitioned by status code, method, and host.",
+                                ["code", "host", "method"], registry=registry)
+        self.duration = Histogram("rest_client_request_duration_seconds", "Request latency in seconds.",
+                                  ["host", "method"], registry=registry)
+
+    def attach(self, client: Client) -> None:
+        host = urlparse(client.host).netloc or client.host
+
+        def observe(method: str, code: int | None, seconds: float) -> None:
+            # client-go reports "<error>" when no HTTP answer came back.
+            self.requests.labels(str(code) if code is not None else "<error>", host, method).inc()
+            self.duration.labels(host, method).observe(seconds)
+
+        client.observer = observe

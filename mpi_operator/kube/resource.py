@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import builtins
 import random
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -125,7 +125,7 @@ class Resource:
     async def watch(self, namespace: str | None = None, *, resource_version: str | None = None,
                     label_selector: str | None = None, field_selector: str | None = None,
                     allow_bookmarks: bool = True, timeout_seconds: int | None = None
-                    ) -> AsyncIterator[WatchEvent]:
+                    ) -> AsyncGenerator[WatchEvent, None]:
         """Events of one watch request until the server ends it (no resume: that is the informer's job)."""
         if timeout_seconds is None:
             timeout_seconds = random.randint(300, 600)  # like client-go: spread re-watches of many clients

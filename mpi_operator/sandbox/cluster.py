@@ -1,7 +1,8 @@
 """The simulated cluster next to the in-memory API server: scheduler+kubelet and Job controller, each optional.
 
 `Cluster(store)` attaches the parts to a `Store` through its public API only (writes like any client, changes
-seen through `store.listen`); `start()` needs a running event loop and `stop()` cancels every timer.
+seen through `store.listen`); it is a sandbox `Component` (async start/stop) and stopping it cancels every timer.
+`Sandbox(simulate=True)` builds one through `simulation.build_simulators`; by hand:
 
     async with Sandbox() as sb, Cluster(sb.store, kubelet=KubeletOptions(start_delay=0)) as cluster:
         cluster.evict("default", "pod-1")
@@ -28,6 +29,7 @@ class KubeletOptions:
     run_seconds: float = 1.0
     termination_seconds: float = 0.0
     restart_delay: float = 0.1
+    events: bool = False  # Scheduled / Started / Killing / Evicted Events (one or two extra writes per pod)
 
 
 @dataclass
@@ -38,6 +40,14 @@ class JobControllerOptions:
     backoff_base: float = 0.0
     backoff_max: float = 600.0
     events: bool = True
+
+
+@dataclass
+class SimulationOptions:
+    """What `Sandbox(simulate=True, simulation=...)` runs: each part is on (defaults), off (False) or tuned."""
+
+    kubelet: KubeletOptions | bool = True
+    job_controller: JobControllerOptions | bool = True
 
 
 class Cluster:
@@ -53,27 +63,28 @@ class Cluster:
             jopts = job_controller if isinstance(job_controller, JobControllerOptions) else JobControllerOptions()
             self.job_controller = JobController(store, **asdict(jopts))
 
-    def start(self) -> None:
+    async def start(self) -> None:
         if self.kubelet is not None:
             self.kubelet.start()
         if self.job_controller is not None:
             self.job_controller.start()
 
-    def stop(self) -> None:
+    async def stop(self) -> None:
         if self.job_controller is not None:
             self.job_controller.stop()
         if self.kubelet is not None:
             self.kubelet.stop()
 
     async def __aenter__(self) -> Cluster:
-        self.start()
+        await self.start()
         return self
 
     async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                         tb: TracebackType | None) -> None:
-        self.stop()
+        await self.stop()
 
-    def evict(self, namespace: str, name: str, message: str = "The node was low on resource: memory. ") -> Any:
+    def evict(self, namespace: str, name: str,
+              message: str = "The node was low on resource: memory. ") -> dict[str, Any]:
         """Node-pressure eviction of one pod (phase Failed, reason Evicted, DisruptionTarget TerminationByKubelet)."""
         if self.kubelet is None:
             raise RuntimeError("eviction needs the simulated kubelet")

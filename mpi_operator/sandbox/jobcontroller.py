@@ -140,6 +140,8 @@ class JobController:
                     self._later(0, functools.partial(self._release_orphan, ev.object["metadata"]["uid"]))
 
     def _enqueue(self, namespace: str, name: str) -> None:
+        if self._unlisten is None:
+            return  # stopped: late timers must not write any more
         self._dirty.add((namespace, name))
         if self._flush_handle is None and self._loop is not None:
             if self.sync_delay > 0:
@@ -236,6 +238,8 @@ class JobController:
             raise
 
     def _release_orphan(self, uid: str) -> None:
+        if self._unlisten is None:
+            return
         pod = self.store.get_by_uid(uid)
         if pod is None or pod.get("kind") != "Pod":
             return
@@ -446,8 +450,8 @@ class _JobSync:
     def run(self) -> None:
         ctl, job = self.ctl, self.job
         self._classify()
+        self._start_or_resume()
         outcome = self._outcome()
-        conditions: list[Obj] = self.status.setdefault("conditions", [])
         if outcome is not None:
             interim = outcome[0]
             if _condition(self.status, interim) is None:
@@ -461,7 +465,7 @@ class _JobSync:
                     self.uncounted_failed.append(pod["metadata"]["uid"])
                 self.to_release.append(pod)
         else:
-            self._manage_pods(conditions)
+            self._manage_pods()
         self._record_uncounted()
         for pod in self.to_release:
             ctl._release(pod)
@@ -485,7 +489,17 @@ class _JobSync:
         conditions.append({"type": type_, "status": status, "lastProbeTime": self.now,
                            "lastTransitionTime": self.now, "reason": reason, "message": message})
 
-    def _manage_pods(self, conditions: list[Obj]) -> None:
+    def _start_or_resume(self) -> None:
+        """startTime on the first unsuspended sync; a resume restarts it (and so the deadline clock) first."""
+        if self.spec.get("suspend"):
+            return
+        if _condition(self.status, "Suspended") is not None:
+            self._set_condition("Suspended", "False", "JobResumed", "Job resumed")
+            self.status["startTime"] = self.now
+            self.ctl.recorder.event(self.job, "Normal", "Resumed", "Job resumed")
+        self.status.setdefault("startTime", self.now)
+
+    def _manage_pods(self) -> None:
         ctl, job = self.ctl, self.job
         if self.spec.get("suspend"):
             # Suspension deletes active pods without counting them: the finalizer goes first.
@@ -500,11 +514,6 @@ class _JobSync:
                 self._set_condition("Suspended", "True", "JobSuspended", "Job suspended")
                 ctl.recorder.event(job, "Normal", "Suspended", "Job suspended")
             return
-        if _condition(self.status, "Suspended") is not None:
-            self._set_condition("Suspended", "False", "JobResumed", "Job resumed")
-            self.status["startTime"] = self.now
-            ctl.recorder.event(job, "Normal", "Resumed", "Job resumed")
-        self.status.setdefault("startTime", self.now)
         left = self._deadline_left()
         ctl._requeue(job, "deadline", left + 0.05)
         parallelism = int(self.spec.get("parallelism", 1))

@@ -23,8 +23,9 @@ from typing import Any
 from mpi_operator.api.constants import JOB_ROLE_LABEL
 from mpi_operator.sandbox.errors import ApiError
 from mpi_operator.sandbox.events import DELETED, Event
+from mpi_operator.sandbox.recorder import EventRecorder
 from mpi_operator.sandbox.store import Store, deep_copy
-from mpi_operator.sandbox.timefmt import now_rfc3339
+from mpi_operator.sandbox.timefmt import now_rfc3339, parse_rfc3339
 
 log = logging.getLogger(__name__)
 Obj = dict[str, Any]
@@ -38,8 +39,9 @@ READY_SECONDS = PREFIX + "ready-seconds"      # float: delay from Running to Rea
 UNSCHEDULABLE = PREFIX + "unschedulable"      # "true": never bound (PodScheduled=False, Unschedulable)
 EVICT_AFTER = PREFIX + "evict-after-seconds"  # float: node-pressure eviction this long after starting
 TERMINATION_SECONDS = PREFIX + "termination-seconds"  # float: time to stop after deletion (capped by the grace)
+LOGS = PREFIX + "logs"                        # text: what `kubectl logs` prints (default: a line about the run)
 ANNOTATIONS = (EXIT_CODE, RUN_SECONDS, FAILURES, START_SECONDS, READY_SECONDS, UNSCHEDULABLE, EVICT_AFTER,
-               TERMINATION_SECONDS)
+               TERMINATION_SECONDS, LOGS)
 
 NODE_NAME = "sandbox-node"
 HOST_IP = "10.0.0.10"
@@ -139,7 +141,7 @@ class Kubelet:
 
     def __init__(self, store: Store, *, node_name: str = NODE_NAME, schedule_delay: float = 0.0,
                  start_delay: float = 0.05, run_seconds: float = 1.0, termination_seconds: float = 0.0,
-                 restart_delay: float = 0.1, register_node: bool = True) -> None:
+                 restart_delay: float = 0.1, register_node: bool = True, events: bool = False) -> None:
         self.store = store
         self.node_name = node_name
         self.schedule_delay = schedule_delay
@@ -148,6 +150,8 @@ class Kubelet:
         self.termination_seconds = termination_seconds
         self.restart_delay = restart_delay
         self.register_node = register_node
+        self.events = EventRecorder(store, "kubelet", events)
+        self.scheduler_events = EventRecorder(store, "default-scheduler", events)
         self._pods: dict[str, _PodSim] = {}
         self._dirty: set[str] = set()
         self._flush_handle: asyncio.Handle | None = None
@@ -267,7 +271,7 @@ class Kubelet:
                 self._arm(sim, "remove", 0, self._remove)
             return
         if meta.get("deletionTimestamp"):
-            sim.cancel("bind", "start", "ready", "exit", "evict")
+            sim.cancel("bind", "start", "ready", "exit", "evict", "deadline")
             grace = float(meta.get("deletionGracePeriodSeconds") or 0)
             delay = min(_float(annotations.get(TERMINATION_SECONDS), self.termination_seconds), grace)
             self._arm(sim, "terminate", delay, self._terminate)
@@ -278,6 +282,10 @@ class Kubelet:
             else:
                 self._arm(sim, "bind", self.schedule_delay, self._bind)
             return
+        deadline = spec.get("activeDeadlineSeconds")
+        if deadline is not None and status.get("startTime"):
+            left = parse_rfc3339(status["startTime"]) + float(deadline) - time.time()
+            self._arm(sim, "deadline", left, self._deadline)
         statuses = status.get("containerStatuses") or []
         running = bool(statuses) and all("running" in (s.get("state") or {}) for s in statuses)
         if phase == "Pending" or not running:
@@ -332,6 +340,8 @@ class Kubelet:
         body = deep_copy(pod)
         body["spec"]["nodeName"] = self.node_name
         pod = self.store.update("pods", meta["namespace"], meta["name"], body)
+        self.scheduler_events.event(pod, "Normal", "Scheduled", f"Successfully assigned {meta['namespace']}/"
+                                    f"{meta['name']} to {self.node_name}")
         annotations = meta.get("annotations") or {}
         if _float(annotations.get(START_SECONDS), self.start_delay) <= 0:
             return  # the start writes every condition at once: one status write fewer per pod
@@ -399,7 +409,9 @@ class Kubelet:
         sim = self._pods.setdefault(uid, _PodSim(uid))
         sim.started = time.monotonic()
         sim.cancel("exit", "ready", "evict")
-        self._write_status(pod, status)
+        pod = self._write_status(pod, status)
+        for c in pod["spec"].get("containers") or []:
+            self.events.event(pod, "Normal", "Started", f"Started container {c.get('name', '')}")
 
     @staticmethod
     def _set_ready(status: Obj, now: str) -> None:
@@ -503,6 +515,9 @@ class Kubelet:
             return
         now = _now()
         status = deep_copy(pod.get("status") or {})
+        for s in status.get("containerStatuses") or []:
+            if "running" in (s.get("state") or {}):
+                self.events.event(pod, "Normal", "Killing", f"Stopping container {s.get('name', '')}")
         succeeded = self._stop_containers(pod, status, now, SIGTERM_EXIT)
         self._finish(status, "Succeeded" if succeeded else "Failed", now)
         self._write_status(pod, status)
@@ -543,4 +558,40 @@ class Kubelet:
         sim = self._pods.get(pod["metadata"]["uid"])
         if sim is not None:
             sim.cancel()
+        self.events.event(pod, "Warning", "Evicted", message.strip())
         return self._write_status(pod, status)
+
+    def _deadline(self, uid: str) -> None:
+        """spec.activeDeadlineSeconds passed since status.startTime: the kubelet kills the pod and fails it."""
+        pod = self._current(uid)
+        if pod is None or pod["metadata"].get("deletionTimestamp"):
+            return
+        now = _now()
+        status = deep_copy(pod.get("status") or {})
+        self._stop_containers(pod, status, now, 137)
+        self._finish(status, "Failed", now)
+        status["reason"] = "DeadlineExceeded"
+        status["message"] = "Pod was active on the node longer than the specified deadline"
+        self.events.event(pod, "Warning", "DeadlineExceeded", status["message"])
+        self._write_status(pod, status)
+
+
+def pod_logs(pod: Obj, query: dict[str, str]) -> str:
+    """`kubectl logs`: the `logs` annotation, else one line saying what the simulated container did."""
+    meta, status = pod["metadata"], pod.get("status") or {}
+    text = (meta.get("annotations") or {}).get(LOGS)
+    if text is not None:
+        return str(text) if str(text).endswith("\n") or not text else f"{text}\n"
+    name = query.get("container") or next((c.get("name", "") for c in (pod.get("spec") or {}).get("containers")
+                                           or []), "")
+    cs = next((s for s in status.get("containerStatuses") or [] if s.get("name") == name), None)
+    if cs is None:
+        return f"sandbox: container {name} of pod {meta['name']} has not started\n"
+    state = cs.get("state") or {}
+    if "terminated" in state:
+        t = state["terminated"]
+        return (f"sandbox: container {name} ran from {t.get('startedAt', '?')} to {t.get('finishedAt', '?')} and "
+                f"exited with code {t.get('exitCode')}\n")
+    if "running" in state:
+        return f"sandbox: container {name} running since {state['running'].get('startedAt', '?')}\n"
+    return f"sandbox: container {name} is waiting ({(state.get('waiting') or {}).get('reason', '')})\n"

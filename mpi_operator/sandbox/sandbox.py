@@ -48,7 +48,7 @@ class Sandbox:
                  install_mpijob_crd: bool = True, bookmark_interval: float = 60.0, history_size: int = 20000,
                  history_seconds: float = 300.0, watch_queue_size: int = 10000,
                  namespaces: Iterable[str] = DEFAULT_NAMESPACES, kubeconfig_path: str | Path | None = None,
-                 components: Iterable[Component] = ()) -> None:
+                 components: Iterable[Component] = (), simulation: Any = None) -> None:
         self.host = host
         self.port = port
         self.simulate = simulate
@@ -69,6 +69,9 @@ class Sandbox:
         self._runner: web.AppRunner | None = None
         self.url = ""
         self.components: list[Component] = list(components)
+        # simulation.SimulationOptions for the simulated cluster (None: defaults); `cluster` is set when it runs.
+        self.simulation = simulation
+        self.cluster: Any = None
 
     async def start(self) -> None:
         self.gc.start()

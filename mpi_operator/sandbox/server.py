@@ -23,7 +23,7 @@ import yaml
 from aiohttp import web
 from multidict import CIMultiDict
 
-from mpi_operator.sandbox import openapi
+from mpi_operator.sandbox import debug, openapi
 from mpi_operator.sandbox.accounting import RequestLog, client_id
 from mpi_operator.sandbox.errors import ApiError, bad_request, expired, invalid, success_status
 from mpi_operator.sandbox.events import BOOKMARK, ERROR
@@ -73,6 +73,8 @@ class ApiServer:
         self._pages: OrderedDict[str, tuple[str, list[Obj]]] = OrderedDict()
         self._watch_tasks: set[asyncio.Task[Any]] = set()
         self.server_address = "127.0.0.1:0"
+        # Paths outside the Kubernetes API (any method); the simulated cluster adds /debug/evict.
+        self.debug_handlers: dict[str, debug.DebugHandler] = {"/debug/faults": debug.faults_endpoint(self.faults)}
 
     def app(self) -> web.Application:
         app = web.Application(client_max_size=64 * 1024 * 1024)
@@ -100,6 +102,8 @@ class ApiServer:
     async def _dispatch(self, request: web.Request) -> web.StreamResponse:
         path = request.path.rstrip("/") or "/"
         parts = [p for p in path.split("/") if p]
+        if path in self.debug_handlers:
+            return await self.debug_handlers[path](request)
         if request.method == "GET":
             simple = self._simple_get(path, parts)
             if simple is not None:
@@ -344,6 +348,7 @@ class ApiServer:
             items, list_rv = self.store.list(info, r.namespace, matcher)
             offset = 0
         meta: dict[str, Any] = {"resourceVersion": list_rv}
+        self.faults.note_list(list_rv)
         page = items[offset:]
         if limit and len(page) > limit:
             page = page[:limit]
@@ -426,7 +431,7 @@ class ApiServer:
         matcher = self._matcher(request, info)
         error: ApiError | None = None
         watcher = None
-        if self.faults.expire_watches and rv not in (None, "0"):
+        if self.faults.expires(rv):
             error = expired(f"too old resource version: {rv} (forced by fault injection)")
         else:
             try:
@@ -452,7 +457,9 @@ class ApiServer:
             self._watch_tasks.add(task)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
+        cut_midline = False
         if self.faults.watch_cut_seconds > 0:
+            cut_midline = self.faults.watch_cut_midline and loop.time() + self.faults.watch_cut_seconds < deadline
             deadline = min(deadline, loop.time() + self.faults.watch_cut_seconds)
         next_bookmark = loop.time() + self.bookmark_interval
         first_table = True
@@ -493,6 +500,13 @@ class ApiServer:
                         initial_count = -1
                 if chunk:
                     await resp.write(b"".join(chunk))
+            if cut_midline:
+                # Fault injection: the connection drops inside an event line and the chunked body never ends.
+                line = watcher.queue[0].line() if watcher.queue else self._bookmark(info, initial_rv, False)
+                await resp.write(line[:len(line) // 2])
+                if request.transport is not None:
+                    request.transport.close()
+                return resp
             if bookmarks and not watcher.queue:
                 await resp.write(self._bookmark(info, self.store.resource_version, False))
         except WatchOverflow:

@@ -20,6 +20,7 @@ In-process API (for simulators and tests; same semantics and errors as the HTTP 
 from __future__ import annotations
 
 import builtins
+import logging
 import secrets
 import time
 import uuid
@@ -39,7 +40,6 @@ from mpi_operator.sandbox.errors import (
     cause,
     conflict,
     expired,
-    internal,
     invalid,
     not_found,
 )
@@ -49,6 +49,7 @@ from mpi_operator.sandbox.timefmt import now_rfc3339
 from mpi_operator.sandbox.validation import validate_metadata
 from mpi_operator.sandbox.watcher import Matcher, Watcher
 
+logger = logging.getLogger(__name__)
 Obj = dict[str, Any]
 NAME_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 GC_FINALIZERS = ("orphan", "foregroundDeletion")
@@ -196,6 +197,10 @@ class Store:
         w.preload(initial)
         self._watchers.setdefault(info.key, set()).add(w)
         return w
+
+    def watch_count(self, resource: str | ResourceInfo) -> int:
+        """Open watches on a resource (tests wait on it before changing what a client watches)."""
+        return len(self._watchers.get(self.info(resource).key, ()))
 
     def _unwatch(self, w: Watcher) -> None:
         self._watchers.get(w.info.key, set()).discard(w)
@@ -492,7 +497,7 @@ class Store:
                 new.pop("status", None)
             else:
                 new["status"] = status
-            causes: builtins.list[dict[str, Any]] = []
+            causes: builtins.list[dict[str, Any]] = strategies.on_status_update(info.key, new, old)
             if info.custom:
                 causes += custom.prepare(info, new, old, opts)
         elif subresource is not None:
@@ -591,8 +596,8 @@ class Store:
         for fn in list(self._listeners):
             try:
                 fn(ev)
-            except Exception as e:  # a broken listener must not break the write path
-                raise internal(f"listener failed: {e!r}") from e
+            except Exception:  # the write is committed; a broken listener must not turn it into an error
+                logger.exception("store listener %r failed on %r", fn, ev)
         return new
 
     def _sync_crd(self, ev: Event) -> None:

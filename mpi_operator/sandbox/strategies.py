@@ -162,12 +162,58 @@ def _job_update(new: dict[str, Any], old: dict[str, Any]) -> Causes:
         if f not in spec and f in old_spec:
             spec[f] = old_spec[f]
     causes = _validate_job_spec(spec)
+    causes += _job_template_changes(spec, old_spec, old.get("status") or {})
     if spec.get("selector") != old_spec.get("selector"):
         causes.append(cause("FieldValueInvalid", "Invalid value: field is immutable", "spec.selector"))
     if spec.get("completionMode") != old_spec.get("completionMode"):
         causes.append(cause("FieldValueInvalid", "Invalid value: field is immutable", "spec.completionMode"))
     _pod_spec_defaults((spec.get("template") or {}).get("spec") or {})
     return causes
+
+
+_SCHEDULING_DIRECTIVES = ("nodeSelector", "affinity", "tolerations", "schedulingGates")
+
+
+def _job_template_changes(spec: dict[str, Any], old_spec: dict[str, Any], status: dict[str, Any]) -> Causes:
+    """The pod template is immutable, except scheduling directives and template labels/annotations while the
+    Job is suspended and has never started (status.startTime unset) — batch/v1 Job strategy."""
+    new_t, old_t = spec.get("template") or {}, old_spec.get("template") or {}
+    if new_t == old_t:
+        return []
+    if old_spec.get("suspend") and not status.get("startTime"):
+        def fixed(t: dict[str, Any]) -> Any:
+            tspec = {k: v for k, v in (t.get("spec") or {}).items() if k not in _SCHEDULING_DIRECTIVES}
+            tmeta = {k: v for k, v in (t.get("metadata") or {}).items() if k not in ("labels", "annotations")}
+            return tmeta, tspec
+        if fixed(new_t) == fixed(old_t):
+            return []
+    return [cause("FieldValueInvalid", "Invalid value: field is immutable", "spec.template")]
+
+
+def _job_status_update(new: dict[str, Any], old: dict[str, Any]) -> Causes:
+    """jobs/status transition rules that catch controller bugs: terminal conditions stay, completionTime needs
+    Complete, Complete and Failed never together."""
+    def true_types(obj: dict[str, Any]) -> set[str]:
+        return {c.get("type", "") for c in (obj.get("status") or {}).get("conditions") or []
+                if c.get("status") == "True"}
+    causes: Causes = []
+    now, before = true_types(new), true_types(old)
+    for terminal in ("Complete", "Failed"):
+        if terminal in before and terminal not in now:
+            causes.append(cause("FieldValueInvalid", f"Invalid value: cannot remove the {terminal}=True "
+                                "condition of a finished Job", "status.conditions"))
+    if {"Complete", "Failed"} <= now:
+        causes.append(cause("FieldValueInvalid", "Invalid value: a Job cannot be both Complete and Failed",
+                            "status.conditions"))
+    if (new.get("status") or {}).get("completionTime") and "Complete" not in now:
+        causes.append(cause("FieldValueInvalid", "Invalid value: completionTime can only be set when the Job has "
+                            "the Complete=True condition", "status.completionTime"))
+    return causes
+
+
+def on_status_update(key: str, new: dict[str, Any], old: dict[str, Any]) -> Causes:
+    hook = _STATUS_UPDATE.get(key)
+    return hook(new, old) if hook else []
 
 
 # ---- services, namespaces, events, CRDs ----
@@ -288,3 +334,4 @@ _CREATE: dict[str, CreateHook] = {"pods": _pod_create, "jobs.batch": _job_create
 _UPDATE: dict[str, UpdateHook] = {"pods": _pod_update, "jobs.batch": _job_update, "services": _service_update,
            "namespaces": _namespace_update, "events": _core_event, "events.events.k8s.io": _new_event,
            "priorityclasses.scheduling.k8s.io": _priority_class}
+_STATUS_UPDATE: dict[str, UpdateHook] = {"jobs.batch": _job_status_update}

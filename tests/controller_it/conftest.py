@@ -71,12 +71,13 @@ def example(name: str) -> JSON:
     return doc
 
 
-@pytest_asyncio.fixture(loop_scope="module", scope="module")
-async def env(tmp_path_factory: Any) -> AsyncIterator[Env]:
-    kubeconfig: Path = tmp_path_factory.mktemp("kube") / "config"
-    async with Sandbox(port=0, kubeconfig_path=kubeconfig) as sb:
+@contextlib.asynccontextmanager
+async def running_env(kubeconfig: Path, options: ControllerOptions | None = None,
+                      gang: tuple[str, ...] = ()) -> AsyncIterator[Env]:
+    """A sandbox (with the PodGroup CRDs named in `gang`) and a controller task using `options`."""
+    async with Sandbox(port=0, kubeconfig_path=kubeconfig, gang=gang) as sb:
         client = await Client.connect(str(kubeconfig), qps=1000, burst=1000)
-        controller = MPIJobController(client, ControllerOptions(), ControllerMetrics(CollectorRegistry()),
+        controller = MPIJobController(client, options or ControllerOptions(), ControllerMetrics(CollectorRegistry()),
                                       queue_rate=1000, queue_burst=1000, threadiness=4)
         ready = asyncio.Event()
         task = asyncio.create_task(controller.run(ready))
@@ -88,3 +89,9 @@ async def env(tmp_path_factory: Any) -> AsyncIterator[Env]:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
             await client.close()
+
+
+@pytest_asyncio.fixture(loop_scope="module", scope="module")
+async def env(tmp_path_factory: Any) -> AsyncIterator[Env]:
+    async with running_env(tmp_path_factory.mktemp("kube") / "config") as started:
+        yield started

@@ -159,3 +159,14 @@ current-context: ctx
     async with Client(cfg) as c:
         await c.resource(CONFIGMAPS).get("x", "default")
     assert scripted.requests[0][2]["Authorization"] == "Bearer sekrit-token"
+
+
+async def test_a_derived_client_has_its_own_limiter_and_session(server: tuple[Scripted, str]) -> None:
+    _, url = server
+    base = await Client.connect(master=url, qps=1, burst=1)
+    async with base, base.derive(qps=1000, burst=1000, user_agent="leader-election") as derived:
+        assert derived.limiter is not base.limiter and derived.host == base.host
+        await base.resource(CONFIGMAPS).get("x", "default")  # spends the base client's only token
+        start = time.monotonic()
+        await asyncio.gather(*(derived.resource(CONFIGMAPS).get("x", "default") for _ in range(5)))
+        assert time.monotonic() - start < 0.5

@@ -173,3 +173,29 @@ async def test_label_selector_scopes_the_cache(kube: Client) -> None:
         assert f"default/{b}" not in informer.store
     finally:
         await informer.stop()
+
+
+async def test_transform_and_field_selector_apply_to_listed_and_watched_objects(kube: Client) -> None:
+    cms = kube.resource(CONFIGMAPS)
+    wanted = unique("wanted")
+    await cms.create(cm(wanted), "default")
+
+    def drop_data(obj: dict[str, Any]) -> dict[str, Any]:
+        obj.pop("data", None)
+        return obj
+
+    informer = Informer(cms, namespace="default", field_selector=f"metadata.name={wanted}", transform=drop_data)
+    informer.start()
+    try:
+        assert await informer.wait_for_sync(5)
+        await cms.create(cm(unique("other")), "default")
+        obj = await cms.get(wanted, "default")
+        obj["data"] = {"v": "2"}
+        updated = await cms.update(obj)
+        rv = updated["metadata"]["resourceVersion"]
+        await eventually(lambda: (informer.store.get(f"default/{wanted}") or {}).get("metadata", {})
+                         .get("resourceVersion") == rv)
+        assert informer.store.keys() == [f"default/{wanted}"]
+        assert all("data" not in o for o in informer.store.list())
+    finally:
+        await informer.stop()

@@ -9,7 +9,7 @@ from mpi_operator.kube.client import Client
 from mpi_operator.kube.informer import Informer
 from mpi_operator.kube.ratelimit import Backoff
 from mpi_operator.kube.resource import CONFIGMAPS
-from tests.kube.conftest import Scripted, eventually
+from tests.kube.conftest import Scripted, eventually, status
 
 
 def event(type_: str, name: str, rv: str) -> bytes:
@@ -87,3 +87,28 @@ async def test_an_error_410_event_relists(server: tuple[Scripted, str], client: 
     assert deleted == ["a"]
     lists = [q for m, q, _, _ in scripted.requests if "watch=true" not in q]
     assert len(lists) == 2
+
+
+async def test_a_too_large_resource_version_makes_the_informer_relist(
+        server: tuple[Scripted, str], client: Client) -> None:
+    scripted, _ = server
+
+    async def first_list(request: web.Request) -> web.StreamResponse:
+        return listing("10", "a")
+
+    async def too_large(request: web.Request) -> web.StreamResponse:
+        return status(504, "Timeout", causes=[{"reason": "ResourceVersionTooLarge",
+                                               "message": "Too large resource version"}], retryAfterSeconds=0)
+
+    async def second_list(request: web.Request) -> web.StreamResponse:
+        return listing("11", "a", "b")
+
+    # The watch start is retried like a read, so every attempt must see the 504.
+    scripted.answers += [first_list] + [too_large] * 6 + [second_list]
+    informer = Informer(client.resource(CONFIGMAPS), backoff=Backoff(base=0.01, cap=0.05))
+    informer.start()
+    try:
+        await eventually(lambda: informer.relists == 1)
+    finally:
+        await informer.stop()
+    assert sorted(informer.store.keys()) == ["d/a", "d/b"]

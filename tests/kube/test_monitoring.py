@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import aiohttp
+import pytest
 from prometheus_client import CollectorRegistry
 
+from mpi_operator.kube.client import Client
+from mpi_operator.kube.errors import NotFound
 from mpi_operator.kube.http import MonitoringServer
-from mpi_operator.kube.metrics import WorkqueueMetrics
+from mpi_operator.kube.metrics import RestClientMetrics, WorkqueueMetrics
 from mpi_operator.kube.ratelimit import ItemExponentialLimiter
+from mpi_operator.kube.resource import CONFIGMAPS
 from mpi_operator.kube.workqueue import WorkQueue
+from tests.kube.conftest import Scripted, status
 
 
 async def fetch(port: int, path: str) -> tuple[int, str]:
@@ -62,3 +67,23 @@ async def test_healthz_answers_and_readyz_follows_checks_and_reasons() -> None:
         assert (await fetch(ports[0], "/readyz"))[0] == 200
     finally:
         await server.stop()
+
+
+async def test_api_requests_are_counted_by_code_and_method(server: tuple[Scripted, str]) -> None:
+    scripted, url = server
+    registry = CollectorRegistry()
+    metrics = RestClientMetrics(registry)
+    async with await Client.connect(master=url, qps=1000, burst=1000, max_retries=0) as client:
+        metrics.attach(client)
+        cms = client.resource(CONFIGMAPS)
+        await cms.get("x", "default")
+        scripted.then(lambda: status(404, "NotFound"))
+        with pytest.raises(NotFound):
+            await cms.get("y", "default")
+    host = url.removeprefix("http://")
+    assert registry.get_sample_value("rest_client_requests_total",
+                                     {"code": "200", "host": host, "method": "GET"}) == 1.0
+    assert registry.get_sample_value("rest_client_requests_total",
+                                     {"code": "404", "host": host, "method": "GET"}) == 1.0
+    assert registry.get_sample_value("rest_client_request_duration_seconds_count",
+                                     {"host": host, "method": "GET"}) == 2.0

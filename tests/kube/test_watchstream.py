@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 
 import orjson
+import pytest
 
 from mpi_operator.kube.watchstream import WatchEvent, decode_events, parse_watch_line
 
@@ -52,3 +54,11 @@ async def test_a_stream_cut_mid_line_drops_only_the_partial_event() -> None:
     data = line("ADDED", "a", "1") + line("ADDED", "b", "2")[:-10]
     events = await collect(data, 3)
     assert [e.resource_version for e in events] == ["1"]
+
+
+def test_skipped_lines_are_not_logged_verbatim(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING):
+        parse_watch_line(b'{"type":"ADDED","object":{"data":{"id_rsa":"c2VjcmV0LWtleQ=="}}')  # truncated JSON
+        parse_watch_line(b'{"type":"NOPE","object":{"data":{"id_rsa":"c2VjcmV0LWtleQ=="}}}')
+    assert len(caplog.records) == 2
+    assert not any("c2VjcmV0" in str(vars(r)) for r in caplog.records)

@@ -171,7 +171,7 @@ def test_cluster_role_grants_exactly_the_documented_usage(rendered: dict[str, li
 def test_cluster_role_drops_upstreams_unused_grants(rendered: dict[str, list[dict[str, Any]]]) -> None:
     resources = {r for _, r, _ in granted(find(rendered["standalone"], "ClusterRole", "mpi-operator")["rules"])}
     assert not resources & {"pods/exec", "endpoints", "customresourcedefinitions", "queues"}
-    assert {("batch", "jobs/status", "update")} <= expected_operator_grants()  # Q24
+    assert {("batch", "jobs/status", "patch")} <= expected_operator_grants()  # Q24: resume clears startTime
 
 
 def test_user_roles_aggregate_like_upstream(rendered: dict[str, list[dict[str, Any]]]) -> None:

@@ -9,6 +9,7 @@ import os
 import signal
 import socket
 import sys
+import tempfile
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -57,8 +58,14 @@ class Operator:
     async def start(self) -> None:
         env = {**os.environ, "PYTHONPATH": str(REPO)}
         env.pop("KUBECONFIG", None)
+        # Logs go to a file: a pipe nobody reads while the process runs could fill and stall it.
+        self.log = tempfile.TemporaryFile()  # noqa: SIM115 (lives as long as the process)
         self.proc = await asyncio.create_subprocess_exec(*self.args, env=env, stdout=asyncio.subprocess.DEVNULL,
-                                                         stderr=asyncio.subprocess.PIPE)
+                                                         stderr=self.log)
+
+    def log_text(self) -> str:
+        self.log.seek(0)
+        return self.log.read().decode(errors="replace")
 
     async def get(self, port: int, path: str) -> tuple[int, str]:
         try:
@@ -109,8 +116,10 @@ async def test_operator_process_reconciles_serves_health_and_exits_zero_on_sigte
 
         assert op.proc is not None
         op.proc.send_signal(signal.SIGTERM)
+        stopping = time.monotonic()
         code = await asyncio.wait_for(op.proc.wait(), 20)
         assert code == 0
+        assert time.monotonic() - stopping < 5, "an idle operator stops at once"
         lease = sb.store.find("leases.coordination.k8s.io", "mpi-operator", "mpi-operator")
         assert lease is not None and not lease["spec"].get("holderIdentity"), "lease released on shutdown"
     finally:
@@ -130,9 +139,9 @@ async def test_operator_exits_one_when_the_crd_is_missing(tmp_path: Path) -> Non
     async with Sandbox(port=0, kubeconfig_path=kubeconfig, install_mpijob_crd=False):
         op = Operator(kubeconfig)
         await op.start()
-        assert op.proc is not None and op.proc.stderr is not None
+        assert op.proc is not None
         code = await asyncio.wait_for(op.proc.wait(), 20)
-        err = (await op.proc.stderr.read()).decode()
+        err = op.log_text()
         assert code == 1
         assert "CRD" in err
 

@@ -282,3 +282,38 @@ async def test_core_event_message_limit(http: Http) -> None:
     assert r.status == 422
     ev["message"] = "fine"
     assert (await http.post("/api/v1/namespaces/default/events", ev)).status == 201
+
+
+async def test_job_template_is_immutable_unless_suspended_and_never_started(http: Http) -> None:
+    name = unique("tmpl")
+    body = job(name)
+    body["spec"]["suspend"] = True
+    created = (await http.post(JOBS, body)).body
+    ok = await http.patch(f"{JOBS}/{name}", {"spec": {"template": {"spec": {"nodeSelector": {"a": "b"}}}}})
+    assert ok.status == 200, ok.body
+    bad = await http.patch(f"{JOBS}/{name}", {"spec": {"template": {"spec": {"activeDeadlineSeconds": 5}}}})
+    assert bad.status == 422 and bad.body["details"]["causes"][0]["field"] == "spec.template"
+    await http.patch(f"{JOBS}/{name}/status", {"status": {"startTime": "2026-01-01T00:00:00Z"}})
+    started = await http.patch(f"{JOBS}/{name}", {"spec": {"template": {"spec": {"nodeSelector": {"a": "c"}}}}})
+    assert started.status == 422
+    assert created["metadata"]["uid"]
+
+
+async def test_job_status_terminal_conditions_cannot_be_undone(http: Http) -> None:
+    name = unique("term")
+    await http.post(JOBS, job(name))
+    done = {"type": "Complete", "status": "True", "lastTransitionTime": "2026-01-01T00:00:00Z"}
+    r = await http.patch(f"{JOBS}/{name}/status", {"status": {"conditions": [done],
+                                                             "completionTime": "2026-01-01T00:00:00Z"}})
+    assert r.status == 200, r.body
+    r = await http.patch(f"{JOBS}/{name}/status", {"status": {"conditions": None}})
+    assert r.status == 422
+
+
+async def test_dry_run_persists_nothing(http: Http, sandbox: Sandbox) -> None:
+    before = sandbox.store.resource_version
+    name = unique("dry")
+    r = await http.post(f"{CM}?dryRun=All", {"metadata": {"name": name}})
+    assert r.status == 201 and r.body["metadata"]["name"] == name
+    assert (await http.get(f"{CM}/{name}")).status == 404
+    assert sandbox.store.resource_version == before

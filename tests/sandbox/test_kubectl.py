@@ -77,6 +77,7 @@ async def test_get_pods_watch_prints_current_state_then_updates(sandbox: Sandbox
         async with asyncio.timeout(15):
             lines = [await proc.stdout.readline(), await proc.stdout.readline()]
             assert lines[0].split()[0] == b"NAME" and lines[1].split()[0] == first.encode()
+            await wait_for(lambda: sandbox.store.watch_count("pods") > 0, timeout=10)
             second = unique("w2")
             await http.post(f"/api/v1/namespaces/{ns}/pods", {"metadata": {"name": second}, "spec": {
                 "containers": [{"name": "c", "image": "busybox:1"}]}})
@@ -136,3 +137,42 @@ async def test_strict_field_validation_rejects_unknown_fields(sandbox: Sandbox, 
         "name: pi", "name: pi-strict")
     code, _, err = await kubectl(sandbox, kube_home, "apply", "-f", "-", stdin=manifest.encode())
     assert code != 0 and "bogusField" in err
+
+
+async def test_get_single_mpijob_watch_prints_updates(sandbox: Sandbox, kube_home: Path, http: Http) -> None:
+    name = unique("mjw")
+    path = "/apis/kubeflow.org/v2beta1/namespaces/default/mpijobs"
+    await http.post(path, {"apiVersion": "kubeflow.org/v2beta1", "kind": "MPIJob", "metadata": {"name": name},
+                           "spec": {"mpiReplicaSpecs": {"Worker": {"replicas": 1, "template": {"spec": {
+                               "containers": [{"name": "w", "image": "x"}]}}}}}})
+    env = dict(os.environ, HOME=str(kube_home), KUBECONFIG=str(sandbox.kubeconfig_path))
+    proc = await asyncio.create_subprocess_exec(str(KUBECTL), "get", "mpijob", name, "-w", env=env,
+                                                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    assert proc.stdout is not None
+    try:
+        async with asyncio.timeout(15):
+            header, first = await proc.stdout.readline(), await proc.stdout.readline()
+            assert header.split()[:3] == [b"NAME", b"STATE", b"WORKERS"] and first.split()[0] == name.encode()
+            # kubectl drops the watch's initial ADDED (it printed the GET): change only once it watches.
+            await wait_for(lambda: sandbox.store.watch_count("mpijobs.kubeflow.org") > 0, timeout=10)
+            await http.patch(f"{path}/{name}", {"spec": {"mpiReplicaSpecs": {"Worker": {"replicas": 3}}}})
+            update = await proc.stdout.readline()
+            assert update.split()[0] == name.encode() and b"3" in update.split()
+    finally:
+        proc.kill()
+        await proc.wait()
+
+
+async def test_delete_cascade_foreground_waits_for_dependents(sandbox: Sandbox, kube_home: Path,
+                                                              http: Http) -> None:
+    name = unique("fgk")
+    job = (await http.post("/apis/batch/v1/namespaces/default/jobs", {"metadata": {"name": name}, "spec": {
+        "template": {"spec": {"restartPolicy": "Never", "containers": [{"name": "c", "image": "b"}]}}}})).body
+    pod = unique("fgk-pod")
+    await http.post("/api/v1/namespaces/default/pods", {"metadata": {"name": pod, "ownerReferences": [{
+        "apiVersion": "batch/v1", "kind": "Job", "name": name, "uid": job["metadata"]["uid"], "controller": True,
+        "blockOwnerDeletion": True}]}, "spec": {"containers": [{"name": "c", "image": "b"}]}})
+    code, _out, err = await kubectl(sandbox, kube_home, "delete", "job", name, "--cascade=foreground")
+    assert code == 0, err
+    assert (await http.get(f"/api/v1/namespaces/default/pods/{pod}")).status == 404
+    assert (await http.get(f"/apis/batch/v1/namespaces/default/jobs/{name}")).status == 404

@@ -15,7 +15,7 @@ import pytest_asyncio
 from kubernetes_asyncio import client, config
 
 from mpi_operator.sandbox import Sandbox
-from mpi_operator.sandbox.cluster import Cluster, JobControllerOptions, KubeletOptions
+from mpi_operator.sandbox.cluster import Cluster, JobControllerOptions, KubeletOptions, SimulationOptions
 from mpi_operator.sandbox.events import Event
 from mpi_operator.sandbox.store import Store
 
@@ -25,14 +25,15 @@ FAST = KubeletOptions(schedule_delay=0.0, start_delay=0.02, run_seconds=0.3, res
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def sandbox() -> AsyncIterator[Sandbox]:
-    async with Sandbox(port=0) as sb:
+    simulation = SimulationOptions(kubelet=FAST, job_controller=JobControllerOptions())
+    async with Sandbox(port=0, simulate=True, simulation=simulation) as sb:
         yield sb
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def cluster(sandbox: Sandbox) -> AsyncIterator[Cluster]:
-    async with Cluster(sandbox.store, kubelet=FAST, job_controller=JobControllerOptions()) as c:
-        yield c
+async def cluster(sandbox: Sandbox) -> Cluster:
+    assert isinstance(sandbox.cluster, Cluster)
+    return sandbox.cluster
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")

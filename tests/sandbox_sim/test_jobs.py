@@ -272,3 +272,20 @@ async def test_orphaned_pods_lose_the_tracking_finalizer(sandbox: Sandbox, clust
         "pods", NS, pod_name))
     assert not survivor["metadata"].get("ownerReferences")
     sandbox.store.delete("pods", NS, pod_name, {"gracePeriodSeconds": 0})
+
+
+async def test_deadline_clock_pauses_while_suspended_and_restarts_on_resume(sandbox: Sandbox,
+                                                                           cluster: Cluster) -> None:
+    name = unique("pause")
+    sandbox.store.create(JOBS, NS, job_body(name, annotations=FOREVER, activeDeadlineSeconds=1))
+    await until(sandbox.store, lambda: (get_job(sandbox, name) or {}).get("status", {}).get("active") == 1)
+    sandbox.store.patch(JOBS, NS, name, "merge", {"spec": {"suspend": True}})
+    await until(sandbox.store, lambda: final(sandbox, name, "Suspended"))
+    with pytest.raises(TimeoutError):  # well past the deadline, but suspended
+        await until(sandbox.store, lambda: final(sandbox, name, "FailureTarget"), timeout=1.5)
+    sandbox.store.patch(JOBS, NS, name, "merge", {"spec": {"suspend": False}})
+    cond = await until(sandbox.store, lambda: final(sandbox, name, "Failed"), timeout=4)
+    job = get_job(sandbox, name)
+    assert job is not None and cond["reason"] == "DeadlineExceeded"
+    resumed = next(c for c in job["status"]["conditions"] if c["type"] == "Suspended")
+    assert resumed["reason"] == "JobResumed" and job["status"]["startTime"] == resumed["lastTransitionTime"]

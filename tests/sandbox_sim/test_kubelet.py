@@ -8,7 +8,10 @@ from kubernetes_asyncio import client
 from mpi_operator.sandbox import Sandbox
 from mpi_operator.sandbox.cluster import Cluster
 from mpi_operator.sandbox.kubelet import (
+    EVICT_AFTER,
     EXIT_CODE,
+    FAILURES,
+    LOGS,
     NODE_NAME,
     READY_SECONDS,
     RUN_SECONDS,
@@ -155,3 +158,59 @@ async def test_ready_seconds_delays_readiness(sandbox: Sandbox, cluster: Cluster
 async def test_node_is_registered_ready(sandbox: Sandbox, cluster: Cluster) -> None:
     node = sandbox.store.get("nodes", None, NODE_NAME)
     assert condition(node, "Ready")
+
+
+async def test_logs_come_from_the_annotation_or_describe_the_run(sandbox: Sandbox, cluster: Cluster,
+                                                                api: client.ApiClient) -> None:
+    core = client.CoreV1Api(api)
+    said = unique("says")
+    sandbox.store.create("pods", NS, pod_body(said, annotations={LOGS: "pi is 3.14", RUN_SECONDS: "0"}))
+    plain = unique("plain")
+    sandbox.store.create("pods", NS, pod_body(plain, annotations={EXIT_CODE: "4", RUN_SECONDS: "0"}))
+    await until(sandbox.store, lambda: phase(sandbox, said) == "Succeeded" and phase(sandbox, plain) == "Failed")
+    assert await core.read_namespaced_pod_log(said, NS) == "pi is 3.14\n"
+    assert "exited with code 4" in await core.read_namespaced_pod_log(plain, NS, container="main")
+
+
+async def test_pod_active_deadline_fails_the_pod(sandbox: Sandbox, cluster: Cluster) -> None:
+    name = unique("podline")
+    body = pod_body(name, command=SSHD)
+    body["spec"]["activeDeadlineSeconds"] = 1
+    sandbox.store.create("pods", NS, body)
+    await until(sandbox.store, lambda: phase(sandbox, name) == "Failed", timeout=4)
+    status = sandbox.store.get("pods", NS, name)["status"]
+    assert status["reason"] == "DeadlineExceeded"
+    assert status["containerStatuses"][0]["state"]["terminated"]["exitCode"] == 137
+
+
+async def test_kubelet_events_when_enabled(sandbox: Sandbox, cluster: Cluster) -> None:
+    assert cluster.kubelet is not None
+    cluster.kubelet.events.enabled = cluster.kubelet.scheduler_events.enabled = True
+    try:
+        name = unique("noisy")
+        sandbox.store.create("pods", NS, pod_body(name, command=SSHD))
+        await until(sandbox.store, lambda: phase(sandbox, name) == "Running")
+        sandbox.store.delete("pods", NS, name)
+        await until(sandbox.store, lambda: sandbox.store.find("pods", NS, name) is None)
+    finally:
+        cluster.kubelet.events.enabled = cluster.kubelet.scheduler_events.enabled = False
+    events = [e for e in sandbox.store.iter_objects("events", NS) if e["involvedObject"]["name"] == name]
+    assert [(e["source"]["component"], e["reason"]) for e in sorted(events, key=lambda e: e["metadata"]["name"])] == [
+        ("default-scheduler", "Scheduled"), ("kubelet", "Started"), ("kubelet", "Killing")]
+
+
+async def test_failures_annotation_fails_the_first_runs_then_succeeds(sandbox: Sandbox, cluster: Cluster) -> None:
+    name = unique("flaky")
+    sandbox.store.create("pods", NS, pod_body(name, restart="OnFailure", annotations={FAILURES: "2", RUN_SECONDS: "0"}))
+    await until(sandbox.store, lambda: phase(sandbox, name) == "Succeeded")
+    status = sandbox.store.get("pods", NS, name)["status"]["containerStatuses"][0]
+    assert status["restartCount"] == 2 and status["lastState"]["terminated"]["exitCode"] == 1
+    assert status["state"]["terminated"]["exitCode"] == 0
+
+
+async def test_evict_after_seconds_evicts_a_running_pod(sandbox: Sandbox, cluster: Cluster) -> None:
+    name = unique("pressure")
+    sandbox.store.create("pods", NS, pod_body(name, command=SSHD, annotations={EVICT_AFTER: "0.1"}))
+    await until(sandbox.store, lambda: phase(sandbox, name) == "Failed")
+    pod = sandbox.store.get("pods", NS, name)
+    assert pod["status"]["reason"] == "Evicted" and condition(pod, "DisruptionTarget")

@@ -1,0 +1,139 @@
+"""What a kubelet and the Job controller would do, done by hand for integration tests (as upstream's do):
+pod phases and readiness, launcher pods owned by the launcher Job, and launcher Job results.
+
+Every write goes through the sandbox store's status subresource (or a plain create for launcher pods), so the
+controller sees exactly the watch events a real cluster would send.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+from typing import Any
+
+from mpi_operator.sandbox.timefmt import now_rfc3339
+from tests.controller_it.conftest import MPIJOBS, Env
+
+JSON = dict[str, Any]
+JOBS = "jobs.batch"
+_pod_serial = itertools.count()
+
+
+def condition(obj: JSON | None, ctype: str) -> JSON | None:
+    for c in ((obj or {}).get("status") or {}).get("conditions") or []:
+        if c.get("type") == ctype:
+            return c  # type: ignore[no-any-return]
+    return None
+
+
+def mpijob(env: Env, ns: str, name: str) -> JSON:
+    job = env.get(MPIJOBS, ns, name)
+    assert job is not None, f"MPIJob {ns}/{name} missing"
+    return job
+
+
+def events(env: Env, ns: str, reason: str) -> list[JSON]:
+    return [e for e in env.list("events", ns) if e.get("reason") == reason]
+
+
+def set_pod_phase(env: Env, ns: str, name: str, phase: str, ready: bool = False, reason: str | None = None,
+                  message: str | None = None) -> JSON:
+    status: JSON = {"phase": phase,
+                    "conditions": [{"type": "Ready", "status": "True" if ready else "False"}]}
+    if reason is not None:
+        status["reason"] = reason
+    if message is not None:
+        status["message"] = message
+    obj, _ = env.sb.store.patch("pods", ns, name, "merge", {"status": status}, subresource="status")
+    return obj
+
+
+def set_pod_running(env: Env, ns: str, name: str, ready: bool = True) -> JSON:
+    return set_pod_phase(env, ns, name, "Running", ready=ready)
+
+
+def create_launcher_pod(env: Env, ns: str, job_name: str, phase: str = "Running", reason: str | None = None,
+                        message: str | None = None) -> JSON:
+    """A pod as the Job controller makes it: the Job's template, its labels, a controller reference to it."""
+    job = env.get(JOBS, ns, job_name)
+    assert job is not None, f"Job {ns}/{job_name} missing"
+    template = copy.deepcopy(job["spec"]["template"])
+    meta = template.get("metadata") or {}
+    pod = {"apiVersion": "v1", "kind": "Pod",
+           "metadata": {"name": f"{job_name}-{next(_pod_serial)}", "labels": meta.get("labels") or {},
+                        "annotations": meta.get("annotations") or {},
+                        "ownerReferences": [{"apiVersion": "batch/v1", "kind": "Job", "name": job_name,
+                                             "uid": job["metadata"]["uid"], "controller": True,
+                                             "blockOwnerDeletion": True}]},
+           "spec": template["spec"]}
+    created = env.sb.store.create("pods", ns, pod)
+    return set_pod_phase(env, ns, created["metadata"]["name"], phase, ready=phase == "Running", reason=reason,
+                         message=message)
+
+
+def set_job_status(env: Env, ns: str, name: str, status: JSON) -> JSON:
+    obj, _ = env.sb.store.patch(JOBS, ns, name, "merge", {"status": status}, subresource="status")
+    return obj
+
+
+def start_launcher(env: Env, ns: str, name: str) -> JSON:
+    """The Job controller's view of a started launcher: startTime, one active pod."""
+    set_job_status(env, ns, name, {"startTime": now_rfc3339(), "active": 1})
+    return create_launcher_pod(env, ns, name)
+
+
+def complete_launcher(env: Env, ns: str, name: str) -> str:
+    """Mark the launcher Job Complete; returns the completionTime written."""
+    done = now_rfc3339()
+    set_job_status(env, ns, name, {
+        "active": 0, "succeeded": 1, "completionTime": done,
+        "conditions": [{"type": "SuccessCriteriaMet", "status": "True", "lastTransitionTime": done},
+                       {"type": "Complete", "status": "True", "lastTransitionTime": done}]})
+    return done
+
+
+def fail_launcher(env: Env, ns: str, name: str, reason: str, message: str, failed: int = 1) -> None:
+    when = now_rfc3339()
+    set_job_status(env, ns, name, {
+        "active": 0, "failed": failed,
+        "conditions": [{"type": "FailureTarget", "status": "True", "reason": reason, "message": message,
+                        "lastTransitionTime": when},
+                       {"type": "Failed", "status": "True", "reason": reason, "message": message,
+                        "lastTransitionTime": when}]})
+
+
+def replica_status(env: Env, ns: str, name: str, replica_type: str) -> JSON | None:
+    """`status.replicaStatuses[replica_type]` of the MPIJob, None while absent."""
+    statuses = ((mpijob(env, ns, name).get("status") or {}).get("replicaStatuses") or {})
+    return statuses.get(replica_type)
+
+
+def kubelet_removes(env: Env, ns: str, name: str) -> None:
+    """The kubelet finishing a pod's graceful deletion: the object goes (no-op if already gone)."""
+    if env.get("pods", ns, name) is not None:
+        env.sb.store.delete("pods", ns, name, {"gracePeriodSeconds": 0})
+
+
+def gone_or_terminating(env: Env, ns: str, name: str) -> bool:
+    pod = env.get("pods", ns, name)
+    return pod is None or bool(pod["metadata"].get("deletionTimestamp"))
+
+
+def live(env: Env, ns: str, name: str) -> bool:
+    """The pod exists and is not being deleted."""
+    return not gone_or_terminating(env, ns, name)
+
+
+def counter(env: Env, name: str) -> float:
+    """The value of one of the controller's unlabelled counters (`jobs_created`, `jobs_successful`, ...)."""
+    metric = getattr(env.controller.metrics, name)
+    return float(sum(s.value for m in metric.collect() for s in m.samples if s.name.endswith("_total")))
+
+
+def job_info(env: Env, ns: str, launcher: str) -> float | None:
+    """`mpi_operator_job_info{launcher, namespace}`, None when the series does not exist."""
+    for m in env.controller.metrics.job_info.collect():
+        for s in m.samples:
+            if s.labels == {"launcher": launcher, "namespace": ns}:
+                return float(s.value)
+    return None

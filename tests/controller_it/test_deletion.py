@@ -1,0 +1,50 @@
+"""Deleting an MPIJob: garbage collection removes its children, and the controller releases its finalizer on
+the launcher Job (decisions Q31) so that the Job goes too."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.controller_it.cluster_stand_in import JOBS, set_pod_running, start_launcher
+from tests.controller_it.conftest import MPIJOBS, Env, example
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+CHILDREN = [("services", "pi"), ("configmaps", "pi-config"), ("secrets", "pi-ssh"), ("pods", "pi-worker-0"),
+            ("pods", "pi-worker-1"), (JOBS, "pi-launcher")]
+
+
+def gone(env: Env, ns: str, resource: str, name: str) -> bool:
+    obj = env.get(resource, ns, name)
+    # Pods bound to a node wait for their kubelet; being deleted is what the controller can be asked for.
+    return obj is None or (resource == "pods" and bool(obj["metadata"].get("deletionTimestamp")))
+
+
+@pytest.mark.parametrize("propagation", ["Background", "Foreground"])
+async def test_deleting_the_mpijob_removes_every_child_and_the_launcher_finalizer(env: Env,
+                                                                                 propagation: str) -> None:
+    ns = env.namespace()
+    env.sb.store.create(MPIJOBS, ns, example("pi.yaml"))
+    await env.eventually(lambda: env.get(JOBS, ns, "pi-launcher"), what="launcher Job")
+    set_pod_running(env, ns, "pi-worker-0")
+    start_launcher(env, ns, "pi-launcher")
+    await env.settled()
+
+    env.sb.store.delete(MPIJOBS, ns, "pi", {"propagationPolicy": propagation})
+    await env.eventually(lambda: all(gone(env, ns, resource, name) for resource, name in CHILDREN),
+                         within=15, what="children gone")
+    await env.eventually(lambda: env.get(MPIJOBS, ns, "pi") is None, what="MPIJob gone")
+
+
+async def test_a_recreated_mpijob_of_the_same_name_gets_its_own_launcher(env: Env) -> None:
+    ns = env.namespace()
+    env.sb.store.create(MPIJOBS, ns, example("pi.yaml"))
+    old = await env.eventually(lambda: env.get(JOBS, ns, "pi-launcher"), what="launcher Job")
+    start_launcher(env, ns, "pi-launcher")
+    await env.settled()
+
+    env.sb.store.delete(MPIJOBS, ns, "pi", {"propagationPolicy": "Background"})
+    new = env.sb.store.create(MPIJOBS, ns, example("pi.yaml"))
+    launcher = await env.eventually(
+        lambda: (j := env.get(JOBS, ns, "pi-launcher")) and j["metadata"]["uid"] != old["metadata"]["uid"] and j,
+        within=15, what="launcher Job of the new MPIJob")
+    assert launcher["metadata"]["ownerReferences"][0]["uid"] == new["metadata"]["uid"]
