@@ -88,9 +88,10 @@ def table(results: dict[str, Any]) -> str:
                          _fmt(fl["requests_by_verb"].get(verb, 0) / fl["jobs"]), ""))
         for key, value in results["requests_per_job_over_floor"].items():
             rows.append((f"    over the floor: {key}", _fmt(value), "", ""))
-        if op.get("idle"):
-            rows.append((f"  writes in {op['idle']['seconds']:g} s idle after convergence",
-                         _fmt(op["idle"]["writes"]), "", target("idle_writes")))
+        idle = results.get("idle") or {}
+        if idle:
+            rows.append((f"  writes in {idle['seconds']:g} s idle after convergence", _fmt(idle["writes"]), "",
+                         target("idle_writes")))
     for run in results.get("scaling") or []:
         rows.append((f"{run['jobs']} jobs: CPU s per job", _fmt(run["cpu_seconds_per_job"]), "", ""))
         rows.append((f"{run['jobs']} jobs: wall s per job", _fmt(run["wall_seconds_per_job"]), "", ""))
