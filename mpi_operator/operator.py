@@ -56,8 +56,11 @@ class Operator:
         s = self.settings
         try:
             client = await Client.connect(s.kubeconfig, s.master, s.kube_api_qps, s.kube_api_burst)
-        except ConfigError as exc:
+        except (ConfigError, OSError, ValueError, TypeError) as exc:
             log.error("cannot build a Kubernetes client: %s", exc)
+            return 1
+        except Exception as exc:  # kubernetes_asyncio's loaders raise their own types for broken kubeconfigs
+            log.error("cannot build a Kubernetes client: %s: %s", type(exc).__name__, exc)
             return 1
         async with client:
             if not await self._crd_installed(client):
@@ -89,7 +92,8 @@ class Operator:
 
     def _caches_ready(self) -> str | None:
         if self.controller is None:
-            return "not leading (followers are ready to take over)" if self.settings.leader_elect else "starting"
+            # A follower is ready: it serves metrics and stands by to take over (only the leader has caches).
+            return None if self.settings.leader_elect else "starting"
         # decisions Q26: a Forbidden list/watch shows here instead of crash-looping the process.
         problems = [r for r in (i.not_ready_reason() for i in self.controller.caches.all()) if r]
         return "; ".join(problems) or None
@@ -123,6 +127,8 @@ class Operator:
 
     async def _serve(self, client: Client) -> None:
         stop = asyncio.create_task(self.stopping.wait())
+        # Its own client and rate limit: lease renewals never queue behind reconcile traffic.
+        election_client = client.derive(user_agent=f"{client.user_agent} leader-election")
         try:
             while not self.stopping.is_set():
                 if self.settings.leader_elect:
@@ -131,9 +137,7 @@ class Operator:
                         lease_duration=self.settings.leader_elect_lease_duration,
                         renew_deadline=self.settings.leader_elect_renew_deadline,
                         retry_period=self.settings.leader_elect_retry_period)
-                    # Its own client and rate limit: lease renewals never queue behind reconcile traffic.
-                    elector = LeaderElector(client.derive(user_agent=f"{client.user_agent} leader-election"),
-                                            config, lambda: self._lead(client))
+                    elector = LeaderElector(election_client, config, lambda: self._lead(client))
                     work = asyncio.create_task(elector.run())
                 else:
                     work = asyncio.create_task(self._lead(client))
@@ -155,6 +159,7 @@ class Operator:
                     log.warning("lost leadership; rejoining as a follower")
         finally:
             stop.cancel()
+            await election_client.close()
 
 
 if __name__ == "__main__":  # pragma: no cover

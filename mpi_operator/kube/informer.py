@@ -61,6 +61,14 @@ def _rv(obj: Obj) -> str:
     return str((obj.get("metadata") or {}).get("resourceVersion") or "")
 
 
+def _newer(cached: Obj, listed: Obj) -> bool:
+    # resourceVersions are opaque to clients, but every server in use issues increasing integers.
+    try:
+        return int(_rv(cached)) > int(_rv(listed))
+    except ValueError:
+        return False
+
+
 def _is_rv_too_large(exc: ApiError) -> bool:
     return any(c.reason == "ResourceVersionTooLarge" for c in exc.causes)
 
@@ -169,9 +177,15 @@ class Informer:
         self.replace(items, resource_version)
 
     def replace(self, items: Iterable[Obj], resource_version: str) -> RelistDiff:
-        """Make the store equal to `items` (a full list) and fire handlers for the difference."""
+        """Make the store equal to `items` (a full list) and fire handlers for the difference.
+
+        One exception: a cached object newer than its listed version stays. A controller may have cached its own
+        write after the list was taken (the watch from the list's resourceVersion delivers that write anyway);
+        rolling the cache back would make it act twice on the older state."""
         prepared = [self.store.prepare(obj) for obj in items]
-        diff = relist_diff(self.store.snapshot(), prepared)
+        found = relist_diff(self.store.snapshot(), prepared)
+        diff = RelistDiff(found.added, [(old, new) for old, new in found.updated if not _newer(old, new)],
+                          found.deleted)
         for obj in diff.added:
             self.store.put(obj)
             self._fire_add(obj)

@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
+from mpi_operator.sandbox.changequeue import ChangeQueue
 from mpi_operator.sandbox.errors import ApiError
 from mpi_operator.sandbox.events import DELETED, Event
 from mpi_operator.sandbox.kubelet import condition_true
@@ -87,8 +88,7 @@ class JobController:
         self.backoff_base = backoff_base
         self.backoff_max = backoff_max
         self.recorder = EventRecorder(store, "job-controller", events)
-        self._dirty: set[tuple[str, str]] = set()
-        self._flush_handle: asyncio.Handle | None = None
+        self._changed: ChangeQueue[tuple[str, str]] = ChangeQueue(self._sync_key, sync_delay)
         self._timers: dict[tuple[str, str], asyncio.TimerHandle] = {}  # (job uid, purpose) -> timer
         self._last_failure: dict[str, float] = {}  # job uid -> loop time of the last counted failure
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -98,6 +98,7 @@ class JobController:
 
     def start(self) -> None:
         self._loop = asyncio.get_running_loop()
+        self._changed.open(self._loop)
         self._unlisten = self.store.listen(self._on_event)
         for job in self.store.iter_objects(JOBS):
             self._enqueue(job["metadata"]["namespace"], job["metadata"]["name"])
@@ -109,13 +110,11 @@ class JobController:
         for handle in self._timers.values():
             handle.cancel()
         self._timers.clear()
-        if self._flush_handle is not None:
-            self._flush_handle.cancel()
-            self._flush_handle = None
+        self._changed.close()
 
     @property
     def idle(self) -> bool:
-        return not self._dirty
+        return self._changed.idle
 
     # ------------------------------------------------------------------ change tracking
 
@@ -140,14 +139,7 @@ class JobController:
                     self._later(0, functools.partial(self._release_orphan, ev.object["metadata"]["uid"]))
 
     def _enqueue(self, namespace: str, name: str) -> None:
-        if self._unlisten is None:
-            return  # stopped: late timers must not write any more
-        self._dirty.add((namespace, name))
-        if self._flush_handle is None and self._loop is not None:
-            if self.sync_delay > 0:
-                self._flush_handle = self._loop.call_later(self.sync_delay, self._flush)
-            else:
-                self._flush_handle = self._loop.call_soon(self._flush)
+        self._changed.mark((namespace, name))
 
     def _later(self, delay: float, fn: Callable[[], None]) -> asyncio.TimerHandle | None:
         return self._loop.call_later(max(delay, 0.0), fn) if self._loop is not None else None
@@ -175,18 +167,16 @@ class JobController:
             self._timers.pop(key).cancel()
         self._last_failure.pop(uid, None)
 
-    def _flush(self) -> None:
-        self._flush_handle = None
-        dirty, self._dirty = self._dirty, set()
-        for namespace, name in dirty:
-            try:
-                self.sync(namespace, name)
-            except ApiError as e:
-                log.info("job controller: sync of %s/%s failed (%s); retrying", namespace, name, e.message)
-                self._retry(namespace, name)
-            except Exception:
-                log.exception("job controller: sync of %s/%s failed", namespace, name)
-                self._retry(namespace, name)
+    def _sync_key(self, key: tuple[str, str]) -> None:
+        namespace, name = key
+        try:
+            self.sync(namespace, name)
+        except ApiError as e:
+            log.info("job controller: sync of %s/%s failed (%s); retrying", namespace, name, e.message)
+            self._retry(namespace, name)
+        except Exception:
+            log.exception("job controller: sync of %s/%s failed", namespace, name)
+            self._retry(namespace, name)
 
     def _retry(self, namespace: str, name: str) -> None:
         self._later(1.0, lambda: self._enqueue(namespace, name))

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mpi_operator.api.constants import JOB_ROLE_LABEL
+from mpi_operator.sandbox.changequeue import ChangeQueue
 from mpi_operator.sandbox.errors import ApiError
 from mpi_operator.sandbox.events import DELETED, Event
 from mpi_operator.sandbox.recorder import EventRecorder
@@ -153,8 +154,7 @@ class Kubelet:
         self.events = EventRecorder(store, "kubelet", events)
         self.scheduler_events = EventRecorder(store, "default-scheduler", events)
         self._pods: dict[str, _PodSim] = {}
-        self._dirty: set[str] = set()
-        self._flush_handle: asyncio.Handle | None = None
+        self._changed: ChangeQueue[str] = ChangeQueue(self._reconcile_uid)
         self._runs: dict[str, int] = {}  # failed runs so far, per controlling owner (or pod) uid
         self._ips = (f"10.244.{i // 250}.{i % 250 + 2}" for i in itertools.count())
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -164,11 +164,12 @@ class Kubelet:
 
     def start(self) -> None:
         self._loop = asyncio.get_running_loop()
+        self._changed.open(self._loop)
         if self.register_node:
             self._ensure_node()
         self._unlisten = self.store.listen(self._on_event)
         for pod in self.store.iter_objects("pods"):
-            self._mark(pod["metadata"]["uid"])
+            self._changed.mark(pod["metadata"]["uid"])
 
     def stop(self) -> None:
         if self._unlisten is not None:
@@ -177,14 +178,13 @@ class Kubelet:
         for sim in self._pods.values():
             sim.cancel()
         self._pods.clear()
-        if self._flush_handle is not None:
-            self._flush_handle.cancel()
-            self._flush_handle = None
+        self._changed.close()
+        self._loop = None
 
     @property
     def idle(self) -> bool:
         """No pod change waits to be looked at (timers may still be armed)."""
-        return not self._dirty
+        return self._changed.idle
 
     def _ensure_node(self) -> None:
         if self.store.find("nodes", None, self.node_name) is not None:
@@ -211,6 +211,12 @@ class Kubelet:
     # ------------------------------------------------------------------ change tracking
 
     def _on_event(self, ev: Event) -> None:
+        if ev.info.key == "nodes" and ev.name == self.node_name:
+            # Cordon, uncordon or removal of the node: unbound pods get another look.
+            for pod in self.store.iter_objects("pods"):
+                if not (pod.get("spec") or {}).get("nodeName"):
+                    self._changed.mark(pod["metadata"]["uid"])
+            return
         if ev.info.key != "pods":
             return
         uid = ev.object["metadata"]["uid"]
@@ -218,26 +224,14 @@ class Kubelet:
             sim = self._pods.pop(uid, None)
             if sim is not None:
                 sim.cancel()
-            self._dirty.discard(uid)
+            self._changed.discard(uid)
             return
-        self._mark(uid)
+        self._changed.mark(uid)
 
-    def _mark(self, uid: str) -> None:
-        self._dirty.add(uid)
-        if self._flush_handle is None and self._loop is not None:
-            self._flush_handle = self._loop.call_soon(self._flush)
-
-    def _flush(self) -> None:
-        self._flush_handle = None
-        dirty, self._dirty = self._dirty, set()
-        for uid in dirty:
-            pod = self.store.get_by_uid(uid)
-            if pod is None:
-                continue
-            try:
-                self._reconcile(pod)
-            except Exception:  # one odd pod must not stop the node
-                log.exception("kubelet: reconciling pod %s failed", uid)
+    def _reconcile_uid(self, uid: str) -> None:
+        pod = self.store.get_by_uid(uid)
+        if pod is not None:
+            self._reconcile(pod)
 
     def _arm(self, sim: _PodSim, name: str, delay: float, action: Callable[[str], None]) -> None:
         """Arm timer `name` unless it is already armed; the action re-reads the pod by uid when it fires."""
@@ -251,7 +245,7 @@ class Kubelet:
             except ApiError as e:
                 if e.code not in (404, 409):
                     log.warning("kubelet: %s of pod %s failed: %s", name, sim.uid, e.message)
-                self._mark(sim.uid)
+                self._changed.mark(sim.uid)
             except Exception:
                 log.exception("kubelet: %s of pod %s failed", name, sim.uid)
 
@@ -269,6 +263,8 @@ class Kubelet:
             sim.cancel()
             if meta.get("deletionTimestamp") and meta.get("deletionGracePeriodSeconds"):
                 self._arm(sim, "remove", 0, self._remove)
+            else:
+                self._pods.pop(uid, None)  # nothing left to do for this pod on the node
             return
         if meta.get("deletionTimestamp"):
             sim.cancel("bind", "start", "ready", "exit", "evict", "deadline")
@@ -277,7 +273,8 @@ class Kubelet:
             self._arm(sim, "terminate", delay, self._terminate)
             return
         if not spec.get("nodeName"):
-            if annotations.get(UNSCHEDULABLE, "").lower() == "true" or spec.get("schedulingGates"):
+            if annotations.get(UNSCHEDULABLE, "").lower() == "true" or spec.get("schedulingGates") or \
+                    not self._node_schedulable():
                 self._arm(sim, "unschedulable", 0, self._mark_unschedulable)
             else:
                 self._arm(sim, "bind", self.schedule_delay, self._bind)
@@ -327,14 +324,27 @@ class Kubelet:
         if (pod.get("spec") or {}).get("schedulingGates"):
             set_condition(conditions, "PodScheduled", "False", _now(), "SchedulingGated",
                           "Scheduling is blocked due to non-empty scheduling gates")
+        elif not self._node_schedulable():
+            set_condition(conditions, "PodScheduled", "False", _now(), "Unschedulable",
+                          "0/1 nodes are available: 1 node(s) were unschedulable.")
         else:
             set_condition(conditions, "PodScheduled", "False", _now(), "Unschedulable",
                           "0/1 nodes are available: 1 node(s) didn't match the pod's simulated constraints.")
         self._write_status(pod, status)
 
+    def _node_schedulable(self) -> bool:
+        """False while the node is cordoned (`spec.unschedulable`) or, when the kubelet registered it, gone."""
+        node = self.store.find("nodes", None, self.node_name)
+        if node is None:
+            return not self.register_node
+        return not (node.get("spec") or {}).get("unschedulable")
+
     def _bind(self, uid: str) -> None:
         pod = self._current(uid)
         if pod is None or (pod.get("spec") or {}).get("nodeName") or pod["metadata"].get("deletionTimestamp"):
+            return
+        if not self._node_schedulable():
+            self._mark_unschedulable(uid)
             return
         meta = pod["metadata"]
         body = deep_copy(pod)
@@ -402,7 +412,7 @@ class Kubelet:
             status["initContainerStatuses"] = [self._container(pod, c, {"terminated": {
                 "exitCode": 0, "reason": "Completed", "startedAt": now, "finishedAt": now}}) for c in inits]
         status["phase"] = "Running"
-        status.setdefault("podIP", next(self._ips))
+        status.setdefault("podIP", HOST_IP if pod["spec"].get("hostNetwork") else next(self._ips))
         status["podIPs"] = [{"ip": status["podIP"]}]
         if ready:
             self._set_ready(status, now)

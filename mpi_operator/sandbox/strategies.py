@@ -7,12 +7,13 @@ calls them between decoding and committing, for HTTP and in-process writes alike
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
-from mpi_operator.sandbox.errors import cause
+from mpi_operator.sandbox.errors import bad_request, cause
 from mpi_operator.sandbox.timefmt import now_rfc3339
 
 JOB_NAME_LABELS = ("batch.kubernetes.io/job-name", "job-name")
@@ -28,12 +29,24 @@ UpdateHook = Callable[[dict[str, Any], dict[str, Any]], Causes]
 def on_create(key: str, obj: dict[str, Any]) -> Causes:
     """Defaults and server-set fields for a new object; runs after metadata (uid, name) is final."""
     hook = _CREATE.get(key)
-    return hook(obj) if hook else []
+    with _decoding(key):
+        return hook(obj) if hook else []
 
 
 def on_update(key: str, new: dict[str, Any], old: dict[str, Any]) -> Causes:
     hook = _UPDATE.get(key)
-    return hook(new, old) if hook else []
+    with _decoding(key):
+        return hook(new, old) if hook else []
+
+
+@contextlib.contextmanager
+def _decoding(key: str) -> Iterator[None]:
+    """A field of the wrong JSON type (a string where a list belongs) trips the hooks; a real server fails to
+    decode such a body and answers 400, not 500."""
+    try:
+        yield
+    except (AttributeError, TypeError) as exc:
+        raise bad_request(f"unable to decode the {key} body: a field has the wrong type ({exc})") from None
 
 
 # ---- pods ----

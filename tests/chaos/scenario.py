@@ -4,7 +4,8 @@ faulty sandbox and the leader is SIGKILLed at random moments and restarted; then
 The simulated kubelet and Job controller run the pods: workers run until deleted, each launcher exits after
 `run-seconds` with its `exit-code` (backoffLimit 0, so a non-zero code fails the job).
 Faults (HTTP only; the simulators write in-process): 10 % of writes answered 500, 5 % 429 with
-Retry-After, every watch cut after 2 s, every resumed watch answered 410 (so each cut costs a relist).
+Retry-After, every watch cut after 2 s in the middle of an event line, every resumed watch answered 410 (so
+each cut costs a relist).
 The seed (CHAOS_SEED to replay) decides the workload, the kill moments and the fault draws.
 """
 
@@ -49,8 +50,8 @@ class ChaosPlan:
     seed: int = field(default_factory=lambda: int(os.environ.get("CHAOS_SEED") or random.randrange(1 << 30)))
 
     def faults(self) -> Faults:
-        return Faults.parse(f"error=0.1,error_code=500,throttle=0.05,retry_after=1,watch_cut=2,expire_watches=1,"
-                            f"verbs=create|update|patch|delete,seed={self.seed}")
+        return Faults.parse(f"error=0.1,error_code=500,throttle=0.05,retry_after=1,watch_cut=2,watch_cut_midline=1,"
+                            f"expire_watches=1,verbs=create|update|patch|delete,seed={self.seed}")
 
 
 @dataclass

@@ -2,7 +2,8 @@
 
 Relative links (files and `#anchors`, with GitHub's heading slugs) must point at something that exists; every
 flag of the operator, `render` and `sandbox` command lines must appear in the page that documents them, and
-every flag in the operations flag table must exist. `mkdocs build --strict` must pass (mkdocs.yml).
+every flag in the operations flag table must exist; the metrics table lists exactly the registered metrics.
+`mkdocs build --strict` must pass (mkdocs.yml).
 """
 
 from __future__ import annotations
@@ -14,8 +15,14 @@ import sys
 from pathlib import Path
 
 import pytest
+from prometheus_client import CollectorRegistry
 
+from mpi_operator.api.constants import JobConditionType
 from mpi_operator.cli import _operator_parser
+from mpi_operator.controller import events as controller_events
+from mpi_operator.controller import launcher, reconciler, status
+from mpi_operator.controller.metrics import ControllerMetrics
+from mpi_operator.kube.metrics import WorkqueueMetrics
 from mpi_operator.render import parser as render_parser
 from mpi_operator.sandbox.cli import parser as sandbox_parser
 from tests.conftest import REPO
@@ -134,3 +141,31 @@ def test_mkdocs_builds_strict(tmp_path: Path) -> None:
                              str(tmp_path / "site")], cwd=REPO, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "site" / "index.html").is_file()
+
+
+def test_metrics_table_matches_the_registered_metrics() -> None:
+    """Every metric the operator registers is in the operations metrics table, with its type, and nothing else."""
+    registry = CollectorRegistry()
+    ControllerMetrics(registry)
+    WorkqueueMetrics(registry)
+    registered = {}
+    for family in registry.collect():
+        exported = f"{family.name}_total" if family.type == "counter" else family.name
+        registered[exported] = family.type
+    text = (DOCS / "operations.md").read_text()
+    table = text[text.index("<!-- metrics-table -->"):text.index("<!-- end metrics-table -->")]
+    documented = dict(re.findall(r"^\| `([a-z_]+)` \| (counter|gauge|histogram) \|", table, re.MULTILINE))
+    assert documented == registered
+
+
+def test_every_event_reason_and_condition_type_is_in_troubleshooting() -> None:
+    """The reasons the controller emits and the condition types it writes are explained to users."""
+    modules = (controller_events, launcher, reconciler, status)
+    reasons = {value for module in modules for name, value in vars(module).items()
+               if isinstance(value, str) and (name.startswith("REASON_") or name.endswith("_WARNING_REASON"))}
+    assert len(reasons) >= 10, reasons
+    types = {t.value for t in JobConditionType if t is not JobConditionType.RESTARTING}
+    types |= {value for name, value in vars(reconciler).items() if name.startswith("CONDITION_")}
+    text = (DOCS / "troubleshooting.md").read_text()
+    missing = sorted(word for word in reasons | types if f"`{word}" not in text)
+    assert not missing, f"troubleshooting.md does not mention {missing}"

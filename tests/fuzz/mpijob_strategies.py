@@ -162,3 +162,36 @@ def invalid_cases(draw: st.DrawFn) -> Case:
 
 def cases() -> st.SearchStrategy[Case]:
     return st.one_of(valid_specs().map(lambda spec: Case(spec, valid=True)), invalid_cases())
+
+
+json_scalars = (st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | st.floats(allow_nan=False)
+                | st.text(max_size=20))
+json_values = st.recursive(json_scalars, lambda inner: st.lists(inner, max_size=4)
+                           | st.dictionaries(st.text(max_size=8), inner, max_size=4), max_leaves=12)
+
+
+def _paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    out = [prefix] if prefix else []
+    if isinstance(value, dict):
+        for key, child in value.items():
+            out += _paths(child, (*prefix, key))
+    elif isinstance(value, list):
+        for index, child in enumerate(value):
+            out += _paths(child, (*prefix, index))
+    return out
+
+
+@st.composite
+def wild_specs(draw: st.DrawFn) -> tuple[dict[str, Any], str]:
+    """A valid spec with one field anywhere (pod templates included) replaced by arbitrary JSON or removed;
+    no verdict by construction: the operator must only tell the user something and stay up."""
+    spec = draw(valid_specs())
+    path = draw(st.sampled_from(_paths(spec)))
+    parent: Any = spec
+    for step in path[:-1]:
+        parent = parent[step]
+    if draw(st.booleans()) and isinstance(parent, dict):
+        del parent[path[-1]]
+        return spec, f"removed {'.'.join(map(str, path))}"
+    parent[path[-1]] = draw(json_values)
+    return spec, f"replaced {'.'.join(map(str, path))}"

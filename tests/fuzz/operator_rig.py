@@ -70,6 +70,20 @@ class FuzzRig:
             problems.append("no Created condition")
         return problems
 
+    def told(self, name: str) -> bool:
+        """The user hears about the job: ValidationFailed, a Created condition, or a Warning Event on it."""
+        job = self.find(MPIJOBS, name)
+        warned = any((e.get("involvedObject") or {}).get("name") == name and e.get("type") == "Warning"
+                     for e in self.sb.store.iter_objects("events", NAMESPACE))
+        return condition_true(job, "ValidationFailed") or condition_true(job, "Created") or warned
+
+    async def settle_anything(self, name: str, within: float = 20.0) -> bool:
+        deadline = time.monotonic() + within
+        while not self.told(name) and time.monotonic() < deadline:
+            assert self.operator.alive, "the operator exited:\n" + self.operator.log_text()[-3000:]
+            await asyncio.sleep(0.02)
+        return self.told(name)
+
     async def settle(self, case: Case, name: str, within: float = 20.0) -> list[str]:
         deadline = time.monotonic() + within
         while (problems := self._verdict(case, name)) and time.monotonic() < deadline:

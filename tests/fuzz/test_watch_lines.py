@@ -18,13 +18,10 @@ from mpi_operator.kube.informer import Informer
 from mpi_operator.kube.resource import PODS, Resource
 from mpi_operator.kube.store import object_key
 from mpi_operator.kube.watchstream import EVENT_TYPES, WatchEvent, decode_events, parse_watch_line, split_lines
+from tests.fuzz.mpijob_strategies import json_scalars, json_values
 
 FUZZ = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
-json_scalars = (st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | st.floats(allow_nan=False)
-                | st.text(max_size=20))
-json_values = st.recursive(json_scalars, lambda inner: st.lists(inner, max_size=4)
-                           | st.dictionaries(st.text(max_size=8), inner, max_size=4), max_leaves=12)
 names = st.text("abcdefghij-0123456789", min_size=1, max_size=8)
 
 # What a broken or hostile stream may put where an object's metadata belongs.

@@ -122,6 +122,7 @@ async def test_operator_process_reconciles_serves_health_and_exits_zero_on_sigte
         assert time.monotonic() - stopping < 5, "an idle operator stops at once"
         lease = sb.store.find("leases.coordination.k8s.io", "mpi-operator", "mpi-operator")
         assert lease is not None and not lease["spec"].get("holderIdentity"), "lease released on shutdown"
+        assert "Unclosed" not in op.log_text() and "Traceback" not in op.log_text()
     finally:
         await op.stop()
 
@@ -155,7 +156,9 @@ async def test_two_processes_elect_one_leader_and_a_kill_hands_over(sandbox: tup
     await eventually(lambda: _metric_value(first, "mpi_operator_is_leader"), 20, "first leads")
     await second.start()
     try:
-        await eventually(lambda: second.get(second.metrics, "/metrics"), 20, "second serves metrics")
+        # A follower is ready (it serves metrics and stands by) but does not lead.
+        await eventually(second.ready, 20, "the follower is ready")
+        assert (await second.get(second.metrics, "/metrics"))[0] == 200
         assert await _metric_value(second, "mpi_operator_is_leader") == 0.0
         assert first.proc is not None
         first.proc.send_signal(signal.SIGKILL)
@@ -170,3 +173,13 @@ async def test_two_processes_elect_one_leader_and_a_kill_hands_over(sandbox: tup
         for op in (first, second):
             with contextlib.suppress(ProcessLookupError):
                 await op.stop()
+
+
+async def test_a_missing_kubeconfig_is_one_clear_line_not_a_traceback(tmp_path: Path) -> None:
+    op = Operator(tmp_path / "does-not-exist")
+    await op.start()
+    assert op.proc is not None
+    assert await asyncio.wait_for(op.proc.wait(), 20) == 1
+    err = op.log_text()
+    assert "cannot build a Kubernetes client" in err
+    assert "Traceback" not in err

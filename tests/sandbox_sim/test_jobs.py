@@ -182,13 +182,14 @@ async def test_suspend_deletes_pods_uncounted_and_resume_restarts_clock(sandbox:
 
 async def test_job_created_suspended_has_no_start_time_and_no_pods(sandbox: Sandbox, cluster: Cluster) -> None:
     name = unique("born-suspended")
-    job = sandbox.store.create(JOBS, NS, job_body(name, suspend=True, activeDeadlineSeconds=1))
+    job = sandbox.store.create(JOBS, NS, job_body(name, suspend=True, activeDeadlineSeconds=2))
     await until(sandbox.store, lambda: final(sandbox, name, "Suspended"))
     status = get_job(sandbox, name)["status"]  # type: ignore[index]
     assert "startTime" not in status and not pods_of(sandbox, job)
     sandbox.store.patch(JOBS, NS, name, "merge", {"spec": {"suspend": False}})
     cond = await until(sandbox.store, lambda: final(sandbox, name, "Complete") or final(sandbox, name, "Failed"))
-    assert cond["type"] == "Complete"  # 0.3 s of work fits in the 1 s deadline that only started on resume
+    # 0.3 s of work fits in the deadline (at least 1 s: startTime has whole seconds) that only started on resume
+    assert cond["type"] == "Complete"
 
 
 async def test_deleting_a_running_pod_counts_as_failure_and_is_replaced(sandbox: Sandbox, cluster: Cluster) -> None:
@@ -277,12 +278,13 @@ async def test_orphaned_pods_lose_the_tracking_finalizer(sandbox: Sandbox, clust
 async def test_deadline_clock_pauses_while_suspended_and_restarts_on_resume(sandbox: Sandbox,
                                                                            cluster: Cluster) -> None:
     name = unique("pause")
-    sandbox.store.create(JOBS, NS, job_body(name, annotations=FOREVER, activeDeadlineSeconds=1))
+    # 2 s: at least 1 s after the (whole-second) startTime, so the suspend below surely comes first.
+    sandbox.store.create(JOBS, NS, job_body(name, annotations=FOREVER, activeDeadlineSeconds=2))
     await until(sandbox.store, lambda: (get_job(sandbox, name) or {}).get("status", {}).get("active") == 1)
     sandbox.store.patch(JOBS, NS, name, "merge", {"spec": {"suspend": True}})
     await until(sandbox.store, lambda: final(sandbox, name, "Suspended"))
-    with pytest.raises(TimeoutError):  # well past the deadline, but suspended
-        await until(sandbox.store, lambda: final(sandbox, name, "FailureTarget"), timeout=1.5)
+    with pytest.raises(TimeoutError):  # past the deadline, but suspended
+        await until(sandbox.store, lambda: final(sandbox, name, "FailureTarget"), timeout=2.1)
     sandbox.store.patch(JOBS, NS, name, "merge", {"spec": {"suspend": False}})
     cond = await until(sandbox.store, lambda: final(sandbox, name, "Failed"), timeout=4)
     job = get_job(sandbox, name)

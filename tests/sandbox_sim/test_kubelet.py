@@ -214,3 +214,19 @@ async def test_evict_after_seconds_evicts_a_running_pod(sandbox: Sandbox, cluste
     await until(sandbox.store, lambda: phase(sandbox, name) == "Failed")
     pod = sandbox.store.get("pods", NS, name)
     assert pod["status"]["reason"] == "Evicted" and condition(pod, "DisruptionTarget")
+
+
+async def test_cordoned_node_leaves_new_pods_pending_until_uncordoned(sandbox: Sandbox, cluster: Cluster) -> None:
+    sandbox.store.patch("nodes", None, NODE_NAME, "merge", {"spec": {"unschedulable": True}})
+    try:
+        name = unique("cordoned")
+        sandbox.store.create("pods", NS, pod_body(name, command=SSHD))
+        scheduled = await until(sandbox.store, lambda: next(
+            (c for c in (sandbox.store.get("pods", NS, name).get("status") or {}).get("conditions") or []
+             if c["type"] == "PodScheduled"), None))
+        assert (scheduled["status"], scheduled["reason"]) == ("False", "Unschedulable")
+        assert "unschedulable" in scheduled["message"]
+    finally:
+        sandbox.store.patch("nodes", None, NODE_NAME, "merge", {"spec": {"unschedulable": None}})
+    await until(sandbox.store, lambda: phase(sandbox, name) == "Running")
+    sandbox.store.delete("pods", NS, name, {"gracePeriodSeconds": 0})
