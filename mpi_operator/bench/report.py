@@ -33,7 +33,7 @@ def write_results(path: Path, results: dict[str, Any]) -> None:
     path.write_text(json.dumps(results, indent=2, sort_keys=False) + "\n")
 
 
-def _fmt(value: Any, digits: int = 3) -> str:
+def _fmt(value: Any, digits: int = 4) -> str:
     if value is None:
         return "-"
     if isinstance(value, float):
