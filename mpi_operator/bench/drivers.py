@@ -6,25 +6,12 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Protocol
 
 from mpi_operator.bench.floor import FLOOR_CLIENT, READY_LINE
 from mpi_operator.bench.processes import OPERATOR_CLIENT, ChildProcess, OperatorProcess
 
 OPERATOR = "operator"
 FLOOR = "floor"
-
-
-class Driver(Protocol):
-    name: str
-    client: str
-
-    async def start(self) -> None: ...
-    async def stop(self) -> None: ...
-    def cpu_seconds(self) -> float: ...
-    def rss_bytes(self) -> int: ...
-    def check_alive(self) -> None: ...
-    async def quiet(self, window: float = 1.0, within: float = 120.0) -> float: ...
 
 
 class OperatorDriver(OperatorProcess):

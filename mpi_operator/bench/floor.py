@@ -55,6 +55,7 @@ class Floor:
                              label_selector=f"{OPERATOR_NAME_LABEL}={OPERATOR_NAME}")
         self.jobs = Informer(client.resource(JOBS), namespace=namespace)
         self.queue: asyncio.Queue[str] = asyncio.Queue()
+        self.pending: set[str] = set()  # keys in the queue: a burst of pod events costs one sync
         self.stage: dict[str, str] = {}  # job key -> last stage written: created, running, succeeded
         self.parsed: dict[str, MPIJob] = {}
         self.conditions: dict[str, list[JSON]] = {}  # what the floor wrote: a merge patch replaces the list
@@ -75,7 +76,9 @@ class Floor:
         await asyncio.gather(*tasks)
 
     def _enqueue(self, key: str) -> None:
-        self.queue.put_nowait(key)
+        if key not in self.pending:
+            self.pending.add(key)
+            self.queue.put_nowait(key)
 
     def _child_changed(self, obj: JSON) -> None:
         # The launcher Job is controlled by the MPIJob; pods carry the job-name label (launcher pods too).
@@ -89,6 +92,7 @@ class Floor:
     async def _work(self) -> None:
         while True:
             key = await self.queue.get()
+            self.pending.discard(key)
             try:
                 await self._sync(key)
             except Exception as exc:  # a floor never retries; make the failure visible to the benchmark

@@ -33,7 +33,7 @@ def write_results(path: Path, results: dict[str, Any]) -> None:
     path.write_text(json.dumps(results, indent=2, sort_keys=False) + "\n")
 
 
-def _fmt(value: Any, digits: int = 3) -> str:
+def _fmt(value: Any, digits: int = 4) -> str:
     if value is None:
         return "-"
     if isinstance(value, float):
@@ -78,6 +78,7 @@ def table(results: dict[str, Any]) -> str:
                      _fmt(fl["seconds_to_succeeded"]), ""))
         rows.append(("  wall-time ratio operator/floor", _fmt(results["operator_vs_floor_wall_ratio"]), "",
                      target("operator_vs_floor_wall_ratio")))
+        rows.append(("  same, to all children only", _fmt(results["operator_vs_floor_children_ratio"]), "", ""))
         rows.append(("  CPU seconds per job", _fmt(op["cpu_seconds_per_job"]), _fmt(fl["cpu_seconds_per_job"]), ""))
         rows.append(("  API requests per job", _fmt(op["requests_per_job"]), _fmt(fl["requests_per_job"]),
                      "op - floor " + target("requests_per_job_minus_floor")))
@@ -85,9 +86,12 @@ def table(results: dict[str, Any]) -> str:
         for verb in verbs:
             rows.append((f"    {verb} per job", _fmt(op["requests_by_verb"].get(verb, 0) / op["jobs"]),
                          _fmt(fl["requests_by_verb"].get(verb, 0) / fl["jobs"]), ""))
-        if op.get("idle"):
-            rows.append((f"  writes in {op['idle']['seconds']:g} s idle after convergence",
-                         _fmt(op["idle"]["writes"]), "", target("idle_writes")))
+        for key, value in results["requests_per_job_over_floor"].items():
+            rows.append((f"    over the floor: {key}", _fmt(value), "", ""))
+        idle = results.get("idle") or {}
+        if idle:
+            rows.append((f"  writes in {idle['seconds']:g} s idle after convergence", _fmt(idle["writes"]), "",
+                         target("idle_writes")))
     for run in results.get("scaling") or []:
         rows.append((f"{run['jobs']} jobs: CPU s per job", _fmt(run["cpu_seconds_per_job"]), "", ""))
         rows.append((f"{run['jobs']} jobs: wall s per job", _fmt(run["wall_seconds_per_job"]), "", ""))

@@ -13,7 +13,6 @@ import argparse
 import asyncio
 import contextlib
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -22,7 +21,6 @@ from typing import Any
 import aiohttp
 import orjson
 
-from mpi_operator.bench import procfs
 from mpi_operator.bench.processes import ChildProcess
 from mpi_operator.sandbox import Sandbox
 
@@ -107,17 +105,13 @@ async def run_capacity(tmp: Path, clients: int, writes: int, watchers: int) -> d
         child = ChildProcess(["-m", "mpi_operator.bench.sandbox_capacity", "--url", sb.url, "--clients",
                               str(clients), "--writes", str(writes), "--watchers", str(watchers)],
                              tmp / "sandbox-capacity.log")
-        cpu_before, started = procfs.cpu_seconds(os.getpid()), time.monotonic()
         await child.start(stdout_pipe=True)
         assert child.proc is not None
         out, _ = await child.proc.communicate()
-        # The sandbox's share of one core while serving the load: near 1.0 means the sandbox was the limit.
-        busy = (procfs.cpu_seconds(os.getpid()) - cpu_before) / (time.monotonic() - started)
         if child.proc.returncode != 0:
             raise RuntimeError(f"capacity load failed: {(tmp / 'sandbox-capacity.log').read_text()[-2000:]}")
         result: dict[str, Any] = json.loads(out.decode().strip().splitlines()[-1])
         result["sandbox_requests_served"] = sb.requests.total
-        result["sandbox_cpu_share_of_one_core"] = round(busy, 2)
         return result
 
 

@@ -60,7 +60,7 @@ class RunResult:
 
     def as_json(self) -> dict[str, Any]:
         out = asdict(self)
-        # Near 1.0: the sandbox (one Python process) was busy all along and set the pace for the driver.
+        # The benchmark process (sandbox, simulated kubelet and Job controller): near 1.0, it set the pace.
         out["sandbox_cpu_share_of_one_core"] = self.sandbox_cpu_seconds / self.wall_seconds
         out.update(wall_seconds=self.wall_seconds, cpu_seconds_per_job=self.cpu_per_job,
                    wall_seconds_per_job=self.wall_seconds / self.jobs, requests_per_job=self.requests_per_job)
