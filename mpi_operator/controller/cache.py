@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from sys import intern
 from typing import Any
 
 from mpi_operator.api.constants import GROUP, KIND, OPERATOR_NAME, OPERATOR_NAME_LABEL, PLURAL, VERSION
@@ -37,15 +38,60 @@ def _slim_metadata(meta: JSON) -> JSON:
     return slim
 
 
+def _interned(mapping: dict[str, Any]) -> dict[str, str]:
+    return {intern(str(k)): intern(str(v)) for k, v in mapping.items()}
+
+
+class _Shared:
+    """Canonical copies of small values many cached pods hold alike (a job's owner reference, its template
+    hash, a Ready condition): pods share one object instead of holding equal copies. Safe because cached
+    objects are never mutated (decisions Q33); bounded by clearing when it grows past `limit` entries."""
+
+    def __init__(self, limit: int = 100_000) -> None:
+        self.limit = limit
+        self._values: dict[Any, Any] = {}
+
+    def get(self, key: Any, make: Any) -> Any:
+        value = self._values.get(key)
+        if value is None:
+            if len(self._values) >= self.limit:
+                self._values.clear()
+            value = self._values[key] = make()
+        return value
+
+
+_shared = _Shared()
+
+# Pod metadata the controller reads; the rest (finalizers, generateName, generation, ...) is dropped.
+_POD_META = ("name", "uid", "resourceVersion", "creationTimestamp", "deletionTimestamp")
+_OWNER_FIELDS = ("apiVersion", "kind", "name", "uid", "controller", "blockOwnerDeletion")
+
+
 def slim_pod(pod: JSON) -> JSON:
-    """What reconciles read of a pod: identity, labels, owners, our annotations, phase, reason, conditions."""
+    """What reconciles read of a pod: identity, labels, controller owner, our annotations, phase, reason,
+    message and the Ready condition. Strings and small values that pods have alike (labels, owner, template
+    hash, namespace, phase) are interned or shared, so 10,000 cached pods do not each hold a copy."""
+    meta = pod.get("metadata") or {}
+    slim_meta: JSON = {k: meta[k] for k in _POD_META if k in meta}
+    slim_meta["namespace"] = intern(str(meta.get("namespace", "")))
+    if meta.get("labels"):
+        slim_meta["labels"] = _interned(meta["labels"])
+    annotations = meta.get("annotations") or {}
+    kept = tuple((k, str(annotations[k])) for k in _KEPT_ANNOTATIONS if k in annotations)
+    if kept:
+        slim_meta["annotations"] = _shared.get(("annotations", kept), lambda: _interned(dict(kept)))
+    owner = next((r for r in meta.get("ownerReferences") or [] if r.get("controller")), None)
+    if owner is not None:
+        fields = tuple((k, owner[k]) for k in _OWNER_FIELDS if k in owner)
+        slim_meta["ownerReferences"] = _shared.get(("owner", fields), lambda: [dict(fields)])
     status = pod.get("status") or {}
-    slim_status = {k: status[k] for k in ("phase", "reason", "message") if k in status}
-    if status.get("conditions"):
-        slim_status["conditions"] = [{"type": c.get("type"), "status": c.get("status")}
-                                     for c in status["conditions"]]
-    return {"apiVersion": pod.get("apiVersion", "v1"), "kind": pod.get("kind", "Pod"),
-            "metadata": _slim_metadata(pod.get("metadata") or {}), "status": slim_status}
+    slim_status: JSON = {k: intern(str(status[k])) for k in ("phase", "reason") if k in status}
+    if status.get("message"):
+        slim_status["message"] = status["message"]
+    ready = next((str(c.get("status")) for c in status.get("conditions") or [] if c.get("type") == "Ready"), None)
+    if ready is not None:
+        slim_status["conditions"] = _shared.get(("ready", ready), lambda: [{"type": "Ready", "status": ready}])
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": slim_meta, "status": slim_status}
 
 
 def slim_object(obj: JSON) -> JSON:

@@ -282,7 +282,8 @@ class Reconciler:
                                                                      job.namespace))
 
     async def _ensure_configmap(self, job: MPIJob) -> None:
-        pods = self.caches.pods.store.by_namespace(job.namespace)
+        # The job's own workers (an index lookup), never a scan of every pod in the namespace.
+        pods = self._worker_pods(job)
         desired = configmap.desired_configmap(job, self.options, pods)
         existing = self._controlled(self.caches.configmaps, job, desired["metadata"]["name"], "ConfigMap")
         if existing is None:
