@@ -87,6 +87,18 @@ def _builtin() -> list[ResourceInfo]:
         r("coordination.k8s.io", "v1", "leases", "lease", "Lease", True),
         r("events.k8s.io", "v1", "events", "event", "Event", True, ("ev",)),
         r("scheduling.k8s.io", "v1", "priorityclasses", "priorityclass", "PriorityClass", False, ("pc",)),
+        # What the operator's own install (manifests/) is made of, so it can be applied to the sandbox. Stored
+        # and served only: nothing runs a Deployment here.
+        r("apps", "v1", "deployments", "deployment", "Deployment", True, ("deploy",), ("all",), ("status",),
+          tracks_generation=True),
+        r("rbac.authorization.k8s.io", "v1", "clusterroles", "clusterrole", "ClusterRole", False),
+        r("rbac.authorization.k8s.io", "v1", "clusterrolebindings", "clusterrolebinding", "ClusterRoleBinding",
+          False),
+        r("rbac.authorization.k8s.io", "v1", "roles", "role", "Role", True),
+        r("rbac.authorization.k8s.io", "v1", "rolebindings", "rolebinding", "RoleBinding", True),
+        r("policy", "v1", "poddisruptionbudgets", "poddisruptionbudget", "PodDisruptionBudget", True, ("pdb",),
+          subresources=("status",), tracks_generation=True),
+        r("networking.k8s.io", "v1", "networkpolicies", "networkpolicy", "NetworkPolicy", True, ("netpol",)),
         r("apiextensions.k8s.io", "v1", "customresourcedefinitions", "customresourcedefinition",
           "CustomResourceDefinition", False, ("crd", "crds"), subresources=("status",), tracks_generation=True,
           unconditional_update=False),

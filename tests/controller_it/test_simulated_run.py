@@ -4,6 +4,8 @@ workers start, the launcher pod runs and exits 0, the job passes through Running
 
 from __future__ import annotations
 
+import asyncio
+import os
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -13,7 +15,7 @@ import pytest_asyncio
 from mpi_operator.controller.names import LAUNCHER_FINALIZER
 from mpi_operator.sandbox.cluster import Cluster, JobControllerOptions, KubeletOptions
 from mpi_operator.sandbox.kubelet import EVICT_AFTER, EXIT_CODE, FAILURES, RUN_SECONDS
-from tests.conftest import examples_dir
+from tests.conftest import REPO, examples_dir
 from tests.controller_it.cluster_stand_in import JOBS, condition, events, gone_or_terminating, mpijob
 from tests.controller_it.conftest import MPIJOBS, Env, example, running_env
 
@@ -126,3 +128,25 @@ async def test_suspend_and_resume_a_running_job(sim: Env) -> None:
     # One Event per transition to Running; the repeat is aggregated into the same Event's count.
     await sim.eventually(lambda: sum(e.get("count", 1) for e in events(sim, ns, "MPIJobRunning")) == 2,
                          what="second MPIJobRunning")
+
+
+async def test_every_example_runs_to_succeeded_through_kubectl(sim: Env, tmp_path: Any) -> None:
+    """As a user would: `kubectl apply -f` each shipped example unchanged, then `kubectl wait` for Succeeded."""
+    kubectl = str(REPO / ".venv" / "bin" / "kubectl")
+    env = {**os.environ, "HOME": str(tmp_path), "KUBECONFIG": str(sim.sb.kubeconfig_path)}
+
+    async def run(*args: str) -> str:
+        proc = await asyncio.create_subprocess_exec(kubectl, *args, env=env, stdout=asyncio.subprocess.PIPE,
+                                                    stderr=asyncio.subprocess.STDOUT)
+        out, _ = await asyncio.wait_for(proc.communicate(), 90)
+        assert proc.returncode == 0, out.decode()
+        return out.decode()
+
+    for name in EXAMPLES:
+        ns = sim.namespace()
+        path = examples_dir() / name
+        job_name = example(name)["metadata"]["name"]
+        assert "created" in await run("apply", "-n", ns, "-f", str(path))
+        await run("wait", "-n", ns, "--for=condition=Succeeded", f"mpijob/{job_name}", "--timeout=60s")
+        listed = await run("get", "-n", ns, "mpijobs")
+        assert job_name in listed and "Succeeded" in listed
