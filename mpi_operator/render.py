@@ -16,12 +16,8 @@ from typing import Any, TextIO
 import yaml
 
 from mpi_operator.api.constants import KIND
-from mpi_operator.api.defaults import apply_defaults
-from mpi_operator.api.documents import STDIN_PATH, DocumentError, iter_documents, mpijob_documents, read_text
-from mpi_operator.api.field_errors import unique_texts
-from mpi_operator.api.parsing import parse_mpijob
+from mpi_operator.api.documents import Document, for_each_valid_mpijob
 from mpi_operator.api.types import MPIJob
-from mpi_operator.api.validation import validate_mpijob
 from mpi_operator.controller import spec
 from mpi_operator.controller.configmap import desired_configmap
 from mpi_operator.controller.launcher import desired_launcher_job
@@ -115,39 +111,13 @@ def render_files(paths: Sequence[str], options: ControllerOptions, namespace: st
     Exit status: 0 when every file holds at least one MPIJob and all are valid, 1 otherwise (valid jobs are
     still rendered).
     """
-    return max((_render_file(path, options, namespace, out, err, stdin) for path in paths), default=0)
 
+    def render(_name: str, _document: Document, job: MPIJob) -> None:
+        placed = _placed(job, namespace)
+        source = f"{KIND} {placed.namespace}/{placed.name}"
+        out.write(format_objects(render_mpijob(placed, options), source))
 
-def _render_file(path: str, options: ControllerOptions, namespace: str, out: TextIO, err: TextIO,
-                 stdin: TextIO | None) -> int:
-    name = "<stdin>" if path == STDIN_PATH else path
-    status = 0
-    found = 0
-    try:
-        for document in mpijob_documents(iter_documents(read_text(path, stdin))):
-            if document.skip_reason:
-                err.write(f"{name}: {document.label}: skipped: {document.skip_reason}\n")
-                continue
-            found += 1
-            job, errors = parse_mpijob(document.content)
-            if job is not None and not errors:
-                job = apply_defaults(job)
-                errors = validate_mpijob(job)
-            if job is None or errors:
-                status = 1
-                for text in unique_texts(errors):
-                    err.write(f"{name}: {document.label}: {text}\n")
-                continue
-            placed = _placed(job, namespace)
-            source = f"{KIND} {placed.namespace}/{placed.name}"
-            out.write(format_objects(render_mpijob(placed, options), source))
-    except DocumentError as exc:
-        err.write(f"{name}: {exc}\n")
-        return 1
-    if found == 0:
-        err.write(f"{name}: no {KIND} documents found\n")
-        return 1
-    return status
+    return for_each_valid_mpijob(paths, render, skipped=err, err=err, stdin=stdin)
 
 
 def parser() -> argparse.ArgumentParser:

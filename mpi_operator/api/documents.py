@@ -7,7 +7,7 @@ documents are all reported as one-line messages naming the file and the document
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, TextIO
 
@@ -15,6 +15,7 @@ import yaml
 
 from mpi_operator.api.constants import KIND
 from mpi_operator.api.field_errors import unique_texts
+from mpi_operator.api.types import MPIJob
 from mpi_operator.api.validation import validate_document
 
 STDIN_PATH = "-"
@@ -98,22 +99,37 @@ def validate_files(paths: Sequence[str], out: TextIO, err: TextIO, stdin: TextIO
 
     Exit status: 0 when every file holds at least one MPIJob and all are valid, 1 otherwise.
     """
-    return max((_validate_file(path, out, err, stdin) for path in paths), default=0)
+
+    def valid(name: str, document: Document, _job: MPIJob) -> None:
+        out.write(f"{name}: {document.label}: valid\n")
+
+    return for_each_valid_mpijob(paths, valid, skipped=out, err=err, stdin=stdin)
 
 
-def _validate_file(path: str, out: TextIO, err: TextIO, stdin: TextIO | None) -> int:
+def for_each_valid_mpijob(paths: Sequence[str], on_valid: Callable[[str, Document, MPIJob], None], *,
+                          skipped: TextIO, err: TextIO, stdin: TextIO | None = None) -> int:
+    """Read, default and validate every MPIJob in `paths` and call `on_valid(file, document, defaulted job)` for
+    each valid one; other kinds are noted on `skipped`, field errors and unreadable files go to `err`.
+
+    Exit status: 0 when every file holds at least one MPIJob and all are valid, 1 otherwise.
+    """
+    return max((_each_in_file(path, on_valid, skipped, err, stdin) for path in paths), default=0)
+
+
+def _each_in_file(path: str, on_valid: Callable[[str, Document, MPIJob], None], skipped: TextIO, err: TextIO,
+                  stdin: TextIO | None) -> int:
     name = "<stdin>" if path == STDIN_PATH else path
     status = 0
     checked = 0
     try:
         for document in mpijob_documents(iter_documents(read_text(path, stdin))):
             if document.skip_reason:
-                out.write(f"{name}: {document.label}: skipped: {document.skip_reason}\n")
+                skipped.write(f"{name}: {document.label}: skipped: {document.skip_reason}\n")
                 continue
             checked += 1
-            _, errors = validate_document(document.content)
-            if not errors:
-                out.write(f"{name}: {document.label}: valid\n")
+            job, errors = validate_document(document.content)
+            if job is not None and not errors:
+                on_valid(name, document, job)
                 continue
             status = 1
             for text in unique_texts(errors):
