@@ -12,7 +12,7 @@ import itertools
 from typing import Any
 
 from mpi_operator.sandbox.timefmt import now_rfc3339
-from tests.controller_it.conftest import MPIJOBS, Env
+from tests.controller_it.conftest import MPIJOBS, Env, example
 
 JSON = dict[str, Any]
 JOBS = "jobs.batch"
@@ -80,6 +80,18 @@ def start_launcher(env: Env, ns: str, name: str) -> JSON:
     """The Job controller's view of a started launcher: startTime, one active pod."""
     set_job_status(env, ns, name, {"startTime": now_rfc3339(), "active": 1})
     return create_launcher_pod(env, ns, name)
+
+
+async def running_pi(env: Env) -> str:
+    """The pi example in a fresh namespace, driven to Running: both workers and the launcher pod Running."""
+    ns = env.namespace()
+    env.sb.store.create(MPIJOBS, ns, example("pi.yaml"))
+    await env.eventually(lambda: env.get(JOBS, ns, "pi-launcher"), what="launcher Job")
+    set_pod_running(env, ns, "pi-worker-0")
+    set_pod_running(env, ns, "pi-worker-1")
+    start_launcher(env, ns, "pi-launcher")
+    await env.eventually(lambda: condition(mpijob(env, ns, "pi"), "Running"), what="Running condition")
+    return ns
 
 
 def complete_launcher(env: Env, ns: str, name: str) -> str:

@@ -12,6 +12,7 @@ from tests.controller_it.cluster_stand_in import (
     events,
     mpijob,
     replica_status,
+    running_pi,
     set_pod_phase,
     set_pod_running,
     start_launcher,
@@ -19,17 +20,6 @@ from tests.controller_it.cluster_stand_in import (
 from tests.controller_it.conftest import MPIJOBS, Env, example
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
-
-
-async def running_job(env: Env) -> str:
-    ns = env.namespace()
-    env.sb.store.create(MPIJOBS, ns, example("pi.yaml"))
-    await env.eventually(lambda: env.get(JOBS, ns, "pi-launcher"), what="launcher Job")
-    set_pod_running(env, ns, "pi-worker-0")
-    set_pod_running(env, ns, "pi-worker-1")
-    start_launcher(env, ns, "pi-launcher")
-    await env.eventually(lambda: condition(mpijob(env, ns, "pi"), "Running"), what="Running condition")
-    return ns
 
 
 async def test_running_condition_needs_the_launcher_pod_and_all_workers_running(env: Env) -> None:
@@ -57,7 +47,7 @@ async def test_running_condition_needs_the_launcher_pod_and_all_workers_running(
 
 
 async def test_evicted_worker_fails_the_job_for_good(env: Env) -> None:
-    ns = await running_job(env)
+    ns = await running_pi(env)
     set_pod_phase(env, ns, "pi-worker-1", "Failed", reason="Evicted", message="The node was low on memory.")
 
     done = await env.eventually(lambda: condition(mpijob(env, ns, "pi"), "Failed") and mpijob(env, ns, "pi"),

@@ -18,8 +18,7 @@ from tests.controller_it.cluster_stand_in import (
     complete_launcher,
     condition,
     mpijob,
-    set_pod_running,
-    start_launcher,
+    running_pi,
 )
 from tests.controller_it.conftest import MPIJOBS, Env, example
 
@@ -37,31 +36,20 @@ async def burst_writes(env: Env, ns: str, touches: int = 20) -> dict[str, int]:
     return {verb: n for verb, n in env.sb.requests.by_verb().items() if verb in WRITE_VERBS}
 
 
-async def running(env: Env) -> str:
-    ns = env.namespace()
-    env.sb.store.create(MPIJOBS, ns, example("pi.yaml"))
-    await env.eventually(lambda: env.get(JOBS, ns, "pi-launcher"), what="launcher Job")
-    set_pod_running(env, ns, "pi-worker-0")
-    set_pod_running(env, ns, "pi-worker-1")
-    start_launcher(env, ns, "pi-launcher")
-    await env.eventually(lambda: condition(mpijob(env, ns, "pi"), "Running"), what="Running")
-    return ns
-
-
 async def test_running_job_makes_no_writes(env: Env) -> None:
-    ns = await running(env)
+    ns = await running_pi(env)
     assert await burst_writes(env, ns) == {}
 
 
 async def test_finished_job_makes_no_writes(env: Env) -> None:
-    ns = await running(env)
+    ns = await running_pi(env)
     complete_launcher(env, ns, "pi-launcher")
     await env.eventually(lambda: condition(mpijob(env, ns, "pi"), "Succeeded"), what="Succeeded")
     assert await burst_writes(env, ns) == {}
 
 
 async def test_suspended_job_makes_no_writes(env: Env) -> None:
-    ns = await running(env)
+    ns = await running_pi(env)
     env.sb.store.patch(MPIJOBS, ns, "pi", "merge", {"spec": {"runPolicy": {"suspend": True}}})
     await env.eventually(lambda: condition(mpijob(env, ns, "pi"), "Suspended"), what="Suspended")
     assert await burst_writes(env, ns) == {}
@@ -89,7 +77,7 @@ async def test_job_managed_by_this_operator_explicitly_is_reconciled(env: Env) -
 async def test_a_restarted_controller_makes_no_writes_for_converged_jobs(env: Env) -> None:
     """A second controller with fresh caches (an operator restart or a new leader) lists every converged job
     and syncs it: no Secret regenerated, no status rewritten, nothing."""
-    ns = await running(env)
+    ns = await running_pi(env)
     await env.settled()
     env.sb.requests.reset()
     second = MPIJobController(env.client, ControllerOptions(), ControllerMetrics(CollectorRegistry()),
