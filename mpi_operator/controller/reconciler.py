@@ -450,9 +450,7 @@ class Reconciler:
 
     async def _delete_launcher(self, existing: JSON) -> None:
         meta = existing["metadata"]
-        if names.LAUNCHER_FINALIZER in (meta.get("finalizers") or []):
-            remaining = [f for f in meta["finalizers"] if f != names.LAUNCHER_FINALIZER]
-            await self.jobs.patch(meta["name"], {"metadata": {"finalizers": remaining or None}}, meta["namespace"])
+        await self._remove_launcher_finalizer(existing)
         with contextlib.suppress(NotFound):
             await self.jobs.delete(meta["name"], meta["namespace"], propagation_policy="Background")
         forget(self.caches.jobs, meta["namespace"], meta["name"])
