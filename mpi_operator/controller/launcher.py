@@ -45,12 +45,23 @@ def implementation_env(job: MPIJob) -> list[tuple[str, str]]:
             ("I_MPI_PERHOST", slots),
         ]
     if implementation == MPIImplementation.MPICH:
-        return [("HYDRA_HOST_FILE", names.HOSTFILE_PATH), ("HYDRA_LAUNCH_EXTRA_ARGS", SSH_CONNECT_ARGS)]
+        # Upstream's HYDRA_LAUNCH_EXTRA_ARGS is kept for scripts that read it; Hydra itself (MPICH 4 and 5)
+        # reads HYDRA_LAUNCHER_EXTRA_ARGS.
+        return [
+            ("HYDRA_HOST_FILE", names.HOSTFILE_PATH),
+            ("HYDRA_LAUNCH_EXTRA_ARGS", SSH_CONNECT_ARGS),
+            ("HYDRA_LAUNCHER_EXTRA_ARGS", SSH_CONNECT_ARGS),
+        ]
+    # Open MPI 4 (ORTE) reads the OMPI_MCA_orte_* names; Open MPI 5 replaced ORTE with PRRTE, which ignores
+    # them and, without its own names, runs every rank on the launcher (upstream #842). Both sets are given.
     return [
         ("OMPI_MCA_orte_keep_fqdn_hostnames", "true"),
         ("OMPI_MCA_orte_default_hostfile", names.HOSTFILE_PATH),
         ("OMPI_MCA_plm_rsh_args", SSH_CONNECT_ARGS),
         ("OMPI_MCA_orte_set_default_slots", slots),
+        ("PRTE_MCA_prte_default_hostfile", names.HOSTFILE_PATH),
+        ("PRTE_MCA_plm_ssh_args", SSH_CONNECT_ARGS),
+        ("PRTE_MCA_prte_set_default_slots", slots),
     ]
 
 

@@ -116,6 +116,9 @@ NVIDIA = [("NVIDIA_VISIBLE_DEVICES", ""), ("NVIDIA_DRIVER_CAPABILITIES", "")]
             ("OMPI_MCA_orte_default_hostfile", "/etc/mpi/hostfile"),
             ("OMPI_MCA_plm_rsh_args", "-o ConnectionAttempts=10"),
             ("OMPI_MCA_orte_set_default_slots", "3"),
+            ("PRTE_MCA_prte_default_hostfile", "/etc/mpi/hostfile"),
+            ("PRTE_MCA_plm_ssh_args", "-o ConnectionAttempts=10"),
+            ("PRTE_MCA_prte_set_default_slots", "3"),
         ]),
         ("Intel", [
             ("I_MPI_HYDRA_HOST_FILE", "/etc/mpi/hostfile"),
@@ -125,6 +128,7 @@ NVIDIA = [("NVIDIA_VISIBLE_DEVICES", ""), ("NVIDIA_DRIVER_CAPABILITIES", "")]
         ("MPICH", [
             ("HYDRA_HOST_FILE", "/etc/mpi/hostfile"),
             ("HYDRA_LAUNCH_EXTRA_ARGS", "-o ConnectionAttempts=10"),
+            ("HYDRA_LAUNCHER_EXTRA_ARGS", "-o ConnectionAttempts=10"),
         ]),
     ],
 )
