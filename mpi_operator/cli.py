@@ -1,8 +1,8 @@
 """The `mpi-operator` command line.
 
 `mpi-operator [flags]` runs the operator like upstream's binary (so upstream Deployment args keep
-working); subcommands: run, validate, crd, render, sandbox, demo. Flags accept one or two dashes,
-like Go's flag package, and the klog flags upstream manifests pass are accepted and ignored.
+working); subcommands: run, validate, crd, render, sandbox, demo, controlplane, node-agent. Flags accept
+one or two dashes, like Go's flag package, and the klog flags upstream manifests pass are accepted and ignored.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from mpi_operator import __version__
 from mpi_operator.settings import OperatorSettings
 
-SUBCOMMANDS = ("run", "validate", "crd", "render", "sandbox", "demo")
+SUBCOMMANDS = ("run", "validate", "crd", "render", "sandbox", "demo", "controlplane", "node-agent")
 
 # klog flags that upstream manifests and users pass; accepted for compatibility, without effect.
 _KLOG_BOOL_FLAGS = ("logtostderr", "alsologtostderr", "add_dir_header", "skip_headers", "skip_log_headers",
@@ -135,8 +135,21 @@ def cmd_demo(argv: Sequence[str]) -> int:
     return demo_main(argv)
 
 
+def cmd_controlplane(argv: Sequence[str]) -> int:
+    from mpi_operator.controlplane.cli import main as controlplane_main
+
+    return controlplane_main(argv)
+
+
+def cmd_node_agent(argv: Sequence[str]) -> int:
+    from mpi_operator.nodeagent.cli import main as node_agent_main
+
+    return node_agent_main(argv)
+
+
 COMMANDS = {"run": cmd_run, "validate": cmd_validate, "crd": cmd_crd, "render": cmd_render,
-            "sandbox": cmd_sandbox, "demo": cmd_demo}
+            "sandbox": cmd_sandbox, "demo": cmd_demo, "controlplane": cmd_controlplane,
+            "node-agent": cmd_node_agent}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -144,6 +157,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args and args[0] in ("-h", "--help", "help"):
         print(__doc__)
         print("usage: mpi-operator [run] [flags] | validate -f FILE | crd | render -f FILE | sandbox | demo")
+        print("       mpi-operator controlplane up | node-agent [flags]")
         print("       mpi-operator run --help  lists the operator flags")
         return 0
     if args and args[0] in COMMANDS:

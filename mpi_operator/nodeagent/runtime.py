@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 
 class ImageError(Exception):
@@ -37,6 +37,11 @@ class PodIdentity:
     subdomain: str | None    # spec.subdomain
     node: str                # spec.nodeName
     host_network: bool = False
+    restart_policy: str = "Always"
+    controller_uid: str = ""  # the controlling owner's uid (the simulated runtime counts failures per owner)
+    labels: tuple[tuple[str, str], ...] = ()
+    # The simulated runtime reads its outcome from the annotations; the process runtime ignores them.
+    annotations: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -79,8 +84,7 @@ class ContainerSpec:
     run_as_user: int | None = None
     run_as_group: int | None = None
     supplemental_groups: tuple[int, ...] = ()
-    # Pod annotations: the simulated runtime reads its outcome from them; the process runtime ignores them.
-    annotations: tuple[tuple[str, str], ...] = ()
+    init: bool = False
     restart_count: int = 0
 
 
@@ -126,24 +130,29 @@ class Sandbox(Protocol):
     def ip(self) -> str: ...
 
 
-class Runtime(Protocol):
+SandboxT = TypeVar("SandboxT", bound=Sandbox)
+
+
+class Runtime(Protocol[SandboxT]):
+    """A runtime with its own sandbox type; the agent holds a `Runtime[Any]`."""
+
     name: str
 
-    async def create_sandbox(self, pod: PodIdentity) -> Sandbox: ...
+    async def create_sandbox(self, pod: PodIdentity) -> SandboxT: ...
 
-    async def write_volume(self, sandbox: Sandbox, volume: Volume) -> None:
+    async def write_volume(self, sandbox: SandboxT, volume: Volume) -> None:
         """Create or update a volume's contents; containers that mount it see the new contents."""
         ...
 
-    async def write_hosts(self, sandbox: Sandbox, entries: Sequence[HostEntry]) -> None:
+    async def write_hosts(self, sandbox: SandboxT, entries: Sequence[HostEntry]) -> None:
         """Replace the hosts entries every container of the pod resolves (cluster DNS for the pod)."""
         ...
 
-    async def start_container(self, sandbox: Sandbox, spec: ContainerSpec) -> Container:
+    async def start_container(self, sandbox: SandboxT, spec: ContainerSpec) -> Container:
         """Start one container; raises ImageError or StartError."""
         ...
 
-    async def remove_sandbox(self, sandbox: Sandbox) -> None:
+    async def remove_sandbox(self, sandbox: SandboxT) -> None:
         """Stop anything left, remove the network namespace, mounts and files. Idempotent."""
         ...
 
