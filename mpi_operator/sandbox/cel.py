@@ -76,7 +76,9 @@ def _to_cel(value: Any, schema: Schema) -> Any:
 
 
 def _field_error(path: str, schema: Schema, reason: str, detail: str) -> Cause:
-    """The cause the apiserver builds for a failed rule; its 'value' is the node's schema type, as upstream."""
+    """The cause the apiserver builds for a failed rule. kube-apiserver 1.37 omits the value from
+    `Invalid value:` (older servers showed the node's schema type, e.g. `"object"`); a duplicate still
+    names the type."""
     shown = f'"{schema.get("type", "")}"'
     if reason == "FieldValueForbidden":
         return cause(reason, path, f"Forbidden: {detail}")
@@ -84,7 +86,7 @@ def _field_error(path: str, schema: Schema, reason: str, detail: str) -> Cause:
         return cause(reason, path, f"Required value: {detail}")
     if reason == "FieldValueDuplicate":
         return cause(reason, path, f"Duplicate value: {shown}")
-    return cause("FieldValueInvalid", path, f"Invalid value: {shown}: {detail}")
+    return cause("FieldValueInvalid", path, f"Invalid value: {detail}")
 
 
 def _rule_path(path: str, field_path: Any) -> str:

@@ -28,6 +28,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--run-seconds", type=float, default=1.0,
                    help="simulated kubelet: how long pods that are not long-running (launchers) run before exit 0; "
                         "per pod: annotation sandbox.mpi-operator/run-seconds")
+    p.add_argument("--kubelet", action=argparse.BooleanOptionalAction, default=True,
+                   help="run the simulated scheduler and kubelet (default on with --simulate); off, run "
+                        "`mpi-operator node-agent --bind` against the sandbox instead")
     p.add_argument("--job-controller", action=argparse.BooleanOptionalAction, default=True,
                    help="run the simulated Job controller (default on with --simulate)")
     p.add_argument("--faults", default="", help="fault injection spec, e.g. error=0.05,error_code=429,latency=0.01")
@@ -41,7 +44,7 @@ async def serve(ns: argparse.Namespace) -> int:
     faults = Faults.parse(ns.faults) if ns.faults else None
     simulation = SimulationOptions(
         kubelet=KubeletOptions(schedule_delay=ns.schedule_delay, start_delay=ns.start_delay,
-                               run_seconds=ns.run_seconds, events=True),
+                               run_seconds=ns.run_seconds, events=True) if ns.kubelet else False,
         job_controller=ns.job_controller)
     async with Sandbox(port=ns.port, host=ns.host, simulate=ns.simulate, simulation=simulation, gang=ns.gang,
                        faults=faults,

@@ -27,5 +27,10 @@ def prepare(info: ResourceInfo, obj: dict[str, Any], old: dict[str, Any] | None,
     report_unknown(prune_unknown_fields(obj, schema), opts)
     apply_schema_defaults(obj, schema)
     causes: list[dict[str, Any]] = list(validate_against_schema(obj, schema))
-    causes += evaluate_validations(obj, schema, old)
-    return causes
+    if causes:
+        # As kube-apiserver 1.37: CEL rules are not evaluated over an object that fails its schema.
+        causes.append({"reason": "FieldValueInvalid", "field": "<nil>", "message": (
+            "Invalid value: null: some validation rules were not checked because the object was invalid; "
+            "correct the existing errors to complete validation")})
+        return causes
+    return evaluate_validations(obj, schema, old)

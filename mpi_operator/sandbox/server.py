@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+import aiohttp
 import orjson
 import yaml
 from aiohttp import web
@@ -216,7 +217,7 @@ class ApiServer:
         if r.verb == "get":
             assert r.name is not None
             if r.subresource == "log":
-                return self._pod_log(request, r)
+                return await self._pod_log(request, r)
             if r.subresource not in (None, "status"):
                 raise ApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested "
                                "resource")
@@ -317,12 +318,39 @@ class ApiServer:
                          "status")
         self.store.delete("pods", meta["namespace"], meta["name"], delete_options)
 
-    def _pod_log(self, request: web.Request, r: Route) -> web.StreamResponse:
+    async def _pod_log(self, request: web.Request, r: Route) -> web.StreamResponse:
         assert r.name is not None
         pod = self.store.get(r.info, r.namespace, r.name)
-        if self.log_hook is None:
-            raise bad_request(f'pod "{r.name}": the sandbox runs no containers, so container logs are not available')
-        return web.Response(text=self.log_hook(pod, dict(request.query)), content_type="text/plain")
+        if self.log_hook is not None:
+            return web.Response(text=self.log_hook(pod, dict(request.query)), content_type="text/plain")
+        return await self._kubelet_log(pod, dict(request.query))
+
+    async def _kubelet_log(self, pod: Obj, query: dict[str, str]) -> web.StreamResponse:
+        """As kube-apiserver: ask the kubelet of the pod's node (its InternalIP and kubelet port) for the log."""
+        name, spec = pod["metadata"]["name"], pod.get("spec") or {}
+        containers = [c.get("name", "") for c in spec.get("containers") or []]
+        container = query.pop("container", "") or (containers[0] if len(containers) == 1 else "")
+        if not container:
+            raise bad_request(f"a container name must be specified for pod {name}, choose one of: "
+                              f"[{' '.join(containers)}]")
+        node = self.store.find("nodes", None, spec.get("nodeName") or "") if spec.get("nodeName") else None
+        status = (node or {}).get("status") or {}
+        address = next((a.get("address") for a in status.get("addresses") or [] if a.get("type") == "InternalIP"),
+                       None)
+        port = ((status.get("daemonEndpoints") or {}).get("kubeletEndpoint") or {}).get("Port")
+        if node is None or not address or not port:
+            raise bad_request(f'container "{container}" in pod "{name}" is waiting to start: no node serves its '
+                              "logs")
+        url = f"https://{address}:{port}/containerLogs/{pod['metadata']['namespace']}/{name}/{container}"
+        try:
+            async with aiohttp.ClientSession() as session, session.get(
+                    url, params=query, ssl=False, timeout=aiohttp.ClientTimeout(total=5)) as resp:
+                body = await resp.read()
+                if resp.status != 200:
+                    raise bad_request(body.decode(errors="replace").strip() or f"kubelet answered {resp.status}")
+        except (aiohttp.ClientError, TimeoutError) as e:
+            raise ApiError(500, "InternalError", f"Get \"{url}\": {e}") from e
+        return web.Response(body=body, content_type="text/plain")
 
     # ------------------------------------------------------------------ list / watch
 

@@ -50,7 +50,7 @@ async def test_cel_transition_rule_is_enforced(http: Http) -> None:
     name = unique("cel")
     created = await http.post(MPIJOBS, mpijob(name, runPolicy={"managedBy": "kubeflow.org/mpi-operator"}))
     assert created.status == 201, created.body
-    r = await http.patch(f"{MPIJOBS}/{name}", {"spec": {"runPolicy": {"managedBy": "example.com/other"}}})
+    r = await http.patch(f"{MPIJOBS}/{name}", {"spec": {"runPolicy": {"managedBy": "kueue.x-k8s.io/multikueue"}}})
     assert r.status == 422 and "managedBy is immutable" in r.body["message"]
 
 

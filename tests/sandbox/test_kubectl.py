@@ -129,7 +129,7 @@ async def test_kubectl_logs_answers_clearly(sandbox: Sandbox, kube_home: Path, h
     await http.post("/api/v1/namespaces/default/pods", {"metadata": {"name": name}, "spec": {
         "containers": [{"name": "c", "image": "b"}]}})
     code, _, err = await kubectl(sandbox, kube_home, "logs", name)
-    assert code != 0 and "not available" in err
+    assert code != 0 and "is waiting to start" in err
 
 
 async def test_strict_field_validation_rejects_unknown_fields(sandbox: Sandbox, kube_home: Path) -> None:

@@ -89,11 +89,11 @@ def test_cel_rules_reject_two_launchers_and_a_managed_by_change() -> None:
     new["spec"]["runPolicy"]["managedBy"] = "kueue.x-k8s.io/multikueue"
     messages = sorted(c["message"] for c in evaluate_validations(new, SCHEMA, old))
     assert messages == [
-        'Invalid value: "object": Launcher replicas must be 1',
-        'Invalid value: "object": spec.runPolicy.managedBy is immutable',
+        'Invalid value: Launcher replicas must be 1',
+        'Invalid value: spec.runPolicy.managedBy is immutable',
     ]
     assert [c["message"] for c in evaluate_validations(new, SCHEMA, None)] == [
-        'Invalid value: "object": Launcher replicas must be 1']
+        'Invalid value: Launcher replicas must be 1']
 
 
 def test_kubectl_get_mpijobs_table_uses_the_crd_printer_columns() -> None:
