@@ -6,7 +6,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 DOCKERFILES = $(shell find images -name Dockerfile -o -name '*.Dockerfile' | sort)
 
-.PHONY: venv run test lint unit bench manifests chaos clean
+.PHONY: venv run test lint unit bench manifests chaos clean controlplane test-real
 
 venv: $(STAMP)
 
@@ -23,12 +23,27 @@ lint: $(STAMP)
 	$(PY) -m ruff check mpi_operator tests
 	$(PY) -m mypy
 	$(VENV)/bin/hadolint --config images/.hadolint.yaml $(DOCKERFILES)
-	$(VENV)/bin/shellcheck images/common/entrypoint.sh
+	$(VENV)/bin/shellcheck images/common/entrypoint.sh hack/*.sh
 
 unit: $(STAMP)
 	$(PY) -m pytest -q
 
-test: lint unit
+# The real control plane (etcd, kube-apiserver, kube-controller-manager, kube-scheduler) built from Go
+# modules into ~/.cache/mpi-operator/controlplane/ (first time ~7-25 min; cached after). Without Go the
+# real tier is skipped (loudly); with CI=true that is an error.
+controlplane:
+	@if [ -n "$$KUBEBUILDER_ASSETS" ] || command -v go >/dev/null 2>&1; then \
+	  hack/controlplane.sh >/dev/null; \
+	else \
+	  echo "!!! Go is not installed: the real-control-plane tier of the tests will be skipped"; \
+	  if [ "$$CI" = true ]; then echo "!!! CI=true requires it"; exit 1; fi; \
+	fi
+
+# Only the tests that run on the real control plane.
+test-real: $(STAMP) controlplane
+	$(PY) -m pytest -q tests/real -k real
+
+test: lint controlplane unit
 
 bench: $(STAMP)
 	$(PY) -m mpi_operator.bench

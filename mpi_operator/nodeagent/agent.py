@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mpi_operator.kube.client import Client
-from mpi_operator.kube.errors import AlreadyExists, ApiError, Conflict, NotFound
+from mpi_operator.kube.errors import AlreadyExists, Conflict, KubeError, NotFound
 from mpi_operator.kube.informer import Informer
 from mpi_operator.kube.resource import CONFIGMAPS, LEASES, PODS, SECRETS, SERVICES, ResourceType
 from mpi_operator.nodeagent import hosts, podspec
@@ -89,6 +89,7 @@ class PodWorker:
         self.latest: JSON | None = None           # the newest pod object seen (informer or write answer)
         self.written_volumes: dict[str, Any] = {}
         self.written_hosts: tuple[HostEntry, ...] | None = None
+        self.write_failures = 0
         self.task: asyncio.Task[None] | None = None
 
     # ------------------------------------------------------------------ driving loop
@@ -109,7 +110,14 @@ class PodWorker:
 
     async def run(self) -> None:
         try:
-            await self._loop()
+            while True:
+                try:
+                    await self._loop()
+                    return
+                except KubeError as e:
+                    # The API server went away mid-step: the containers keep running; try again.
+                    log.warning("node agent: pod %s: %s; retrying", self.key, e)
+                    await asyncio.sleep(1.0)
         except asyncio.CancelledError:
             await asyncio.shield(self._shutdown(0))
             raise
@@ -149,7 +157,11 @@ class PodWorker:
             if desired is not None and desired["phase"] in TERMINAL_PHASES:
                 await self._shutdown(0)
                 return
-            await self._sleep(self._next_timer(pod))
+            timer = self._next_timer(pod)
+            if desired is None and self.write_failures:
+                retry = min(0.2 * 2 ** self.write_failures, 5.0)
+                timer = retry if timer is None else min(timer, retry)
+            await self._sleep(timer)
 
     async def _sleep(self, within: float | None) -> None:
         waits: list[asyncio.Future[Any]] = [asyncio.ensure_future(self.kicked.wait())]
@@ -358,10 +370,12 @@ class PodWorker:
                                                           subresource="status")
         except NotFound:
             return None
-        except ApiError as e:
+        except KubeError as e:
+            # The server is away or refused (a restart, a conflict): report again on the next turn.
             log.warning("node agent: status of pod %s not written: %s", self.key, e)
-            self.kick()
+            self.write_failures += 1
             return None
+        self.write_failures = 0
         return desired
 
     async def _terminate(self, pod: JSON) -> None:
@@ -382,9 +396,16 @@ class PodWorker:
         if not already_terminal:
             await self._report(pod)
         await self._shutdown(0)
-        with contextlib.suppress(NotFound, Conflict):
-            await self.agent.pods_api.delete(pod["metadata"]["name"], self.namespace, grace_period_seconds=0,
-                                             preconditions={"uid": self.uid})
+        for attempt in range(8):
+            try:
+                await self.agent.pods_api.delete(pod["metadata"]["name"], self.namespace, grace_period_seconds=0,
+                                                 preconditions={"uid": self.uid})
+                return
+            except (NotFound, Conflict):
+                return
+            except KubeError as e:
+                log.warning("node agent: deleting pod %s failed: %s", self.key, e)
+                await asyncio.sleep(min(0.2 * 2 ** attempt, 5.0))
 
     async def _shutdown(self, grace: float) -> None:
         await self._stop_all(grace)
@@ -692,22 +713,26 @@ class NodeAgent:
                 pod = self.pods.store.get(key)
                 if pod is None:
                     continue
-                if not self._bindable(pod):
-                    await self._mark_unschedulable(pod)
-                    continue
-                node = self.options.nodes[self._next_node % len(self.options.nodes)]
-                self._next_node += 1
-                meta = pod["metadata"]
-                binding = {"apiVersion": "v1", "kind": "Binding",
-                           "metadata": {"name": meta["name"], "namespace": meta["namespace"], "uid": meta["uid"]},
-                           "target": {"apiVersion": "v1", "kind": "Node", "name": node}}
                 try:
-                    await self.client.request("POST", self.pods_api.type.path(meta["namespace"], meta["name"],
-                                                                               "binding"), body=binding)
-                except (NotFound, Conflict):
-                    continue
-                except ApiError as e:
-                    log.warning("node agent: binding pod %s failed: %s", key, e)
+                    await self._bind(pod)
+                except KubeError as e:
+                    log.warning("node agent: binding pod %s failed: %s; retrying", key, e)
+                    self._unbound.add(key)
+                    asyncio.get_running_loop().call_later(1.0, self._bind_wakeup.set)
+
+    async def _bind(self, pod: JSON) -> None:
+        if not self._bindable(pod):
+            await self._mark_unschedulable(pod)
+            return
+        node = self.options.nodes[self._next_node % len(self.options.nodes)]
+        self._next_node += 1
+        meta = pod["metadata"]
+        binding = {"apiVersion": "v1", "kind": "Binding",
+                   "metadata": {"name": meta["name"], "namespace": meta["namespace"], "uid": meta["uid"]},
+                   "target": {"apiVersion": "v1", "kind": "Node", "name": node}}
+        with contextlib.suppress(NotFound, Conflict):
+            await self.client.request("POST", self.pods_api.type.path(meta["namespace"], meta["name"], "binding"),
+                                      body=binding)
 
     async def _mark_unschedulable(self, pod: JSON) -> None:
         meta, spec = pod["metadata"], pod.get("spec") or {}
