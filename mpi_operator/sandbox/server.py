@@ -133,7 +133,10 @@ class ApiServer:
         accounted = route.info.key + (f"/{route.subresource}" if route.subresource else "")
         self.requests.record(route.verb, accounted, ns_label, client_id(request.headers.get("User-Agent", "")))
         await self.faults.before_request(route.verb, route.info.key)
-        return await self._serve(request, route)
+        response = await self._serve(request, route)
+        if route.verb != "watch":
+            await self.faults.after_request(route.verb, route.info.key)
+        return response
 
     def _simple_get(self, path: str, parts: list[str], accept: str = "") -> web.StreamResponse | None:
         reg = self.store.registry
