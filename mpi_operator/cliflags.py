@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import re
 import sys
 import traceback
 from collections.abc import Callable, Sequence
@@ -16,6 +17,8 @@ from typing import NoReturn
 
 USAGE_EXIT = 2
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+NAMESPACE_RULE = "at most 63 lower-case letters, digits and '-', starting and ending with a letter or digit"
+_DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -44,20 +47,33 @@ def integer(minimum: int, maximum: int | None = None) -> Callable[[str], int]:
     return parse
 
 
-def seconds(minimum: float = 0.0, exclusive: bool = False) -> Callable[[str], float]:
-    """A finite number of seconds, at least (or, `exclusive`, more than) `minimum`."""
+def seconds(minimum: float = 0.0, exclusive: bool = False, infinite: bool = False) -> Callable[[str], float]:
+    """A number of seconds, at least (or, `exclusive`, more than) `minimum`; `inf` only when `infinite`."""
 
     def parse(text: str) -> float:
         try:
             value = float(text)
         except ValueError:
             value = math.nan
-        if not math.isfinite(value) or value < minimum or (exclusive and value == minimum):
+        if math.isnan(value) or (math.isinf(value) and not infinite) or value < minimum or (
+                exclusive and value == minimum):
             bound = f"greater than {minimum:g}" if exclusive else f"at least {minimum:g}"
-            raise argparse.ArgumentTypeError(f"{text!r} is not allowed: must be a number of seconds {bound}")
+            also = " (or inf)" if infinite else ""
+            raise argparse.ArgumentTypeError(f"{text!r} is not allowed: must be a number of seconds {bound}{also}")
         return value
 
     return parse
+
+
+def is_namespace_name(text: str) -> bool:
+    """A DNS-1123 label, as namespace names must be."""
+    return len(text) <= 63 and _DNS_LABEL.fullmatch(text) is not None
+
+
+def namespace_name(text: str) -> str:
+    if not is_namespace_name(text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a namespace name: {NAMESPACE_RULE}")
+    return text
 
 
 def normalize_log_level(text: str) -> str | None:

@@ -83,8 +83,9 @@ class Operator:
             try:
                 await self.monitoring.start(port)
             except OSError as exc:
-                log.error(f"cannot listen on port {port} ({flag}={port}): {exc.strerror or exc}; choose a free "
-                          "port, or 0 to turn it off")
+                why = os.strerror(exc.errno) if exc.errno else str(exc)
+                log.error(f"cannot listen on port {port} ({flag}={port}): {why}; choose a free port, or 0 to turn "
+                          "it off")
                 return False
         return True
 

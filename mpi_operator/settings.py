@@ -8,15 +8,12 @@ command line reports a violation as the flag (or variable) that caused it, with 
 from __future__ import annotations
 
 import os
-import re
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
-from mpi_operator.cliflags import LOG_LEVELS, normalize_log_level
-
-_DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
+from mpi_operator.cliflags import LOG_LEVELS, NAMESPACE_RULE, is_namespace_name, normalize_log_level
 
 
 class OperatorSettings(BaseModel):
@@ -49,9 +46,8 @@ class OperatorSettings(BaseModel):
     def _namespace_name(cls, value: str, info: Any) -> str:
         if value == "" and info.field_name == "namespace":
             return value  # all namespaces
-        if len(value) > 63 or not _DNS_LABEL.fullmatch(value):
-            raise ValueError("must be a namespace name: at most 63 lower-case letters, digits and '-', starting "
-                             "and ending with a letter or digit")
+        if not is_namespace_name(value):
+            raise ValueError(f"must be a namespace name: {NAMESPACE_RULE}")
         return value
 
     @field_validator("master")
