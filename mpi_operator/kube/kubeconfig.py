@@ -138,6 +138,8 @@ def _check_cluster(entry: _Entry, name: str, source: str, master: str) -> str:
     if parts.scheme == "https":
         field = f"clusters[{name}].cluster.certificate-authority"
         pem = _file_or_data(entry, body, "certificate-authority", field, where)
+        if body.get("certificate-authority-data"):
+            field += "-data"
         if pem is not None:
             try:
                 ssl.create_default_context().load_verify_locations(cadata=pem.decode("ascii", "replace"))

@@ -94,7 +94,7 @@ def main(argv: Sequence[str]) -> int:
     try:
         return _run(ns)
     except StartError as e:
-        hint = "; pick another --port, or 0 for a free one" if "listen" in str(e) else ""
+        hint = "; pick another --port, or 0 for a free one" if "in use" in str(e) else ""
         print(f"{PROG}: {e}{hint}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

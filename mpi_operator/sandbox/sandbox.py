@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import os
+import socket
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
@@ -55,6 +56,8 @@ class Sandbox:
                  history_seconds: float = 300.0, watch_queue_size: int = 10000,
                  namespaces: Iterable[str] = DEFAULT_NAMESPACES, kubeconfig_path: str | Path | None = None,
                  components: Iterable[Component] = (), simulation: Any = None) -> None:
+        if not 0 <= port <= 65535:
+            raise ValueError(f"port {port} is not a port number (0 to 65535; 0 picks a free one)")
         self.host = host
         self.port = port
         self.simulate = simulate
@@ -105,8 +108,8 @@ class Sandbox:
         try:
             await site.start()
         except OSError as exc:
-            # asyncio's text repeats the address; the errno's text is the news.
-            why = os.strerror(exc.errno) if exc.errno else str(exc)
+            # asyncio's text repeats the address; the errno's text is the news (a host-name error has its own).
+            why = exc.strerror if isinstance(exc, socket.gaierror) or not exc.errno else os.strerror(exc.errno)
             raise StartError(f"cannot listen on {self.host}:{self.port}: {why}") from None
         self.port = int(self._runner.addresses[0][1])
         self.url = f"http://{self.host}:{self.port}"

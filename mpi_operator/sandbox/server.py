@@ -320,6 +320,15 @@ class ApiServer:
     def _pod_log(self, request: web.Request, r: Route) -> web.StreamResponse:
         assert r.name is not None
         pod = self.store.get(r.info, r.namespace, r.name)
+        q = request.query
+        for number in ("tailLines", "sinceSeconds", "limitBytes"):
+            query.int64(q, number)  # PodLogOptions: a bad number is a 400, as on a real server
+        container = q.get("container")
+        spec = pod.get("spec") or {}
+        names = {c.get("name") for key in ("containers", "initContainers", "ephemeralContainers")
+                 for c in spec.get(key) or []}
+        if container and container not in names:
+            raise bad_request(f"container {container} is not valid for pod {r.name}")
         if self.log_hook is None:
             raise bad_request(f'pod "{r.name}": the sandbox runs no containers, so container logs are not available')
         return web.Response(text=self.log_hook(pod, dict(request.query)), content_type="text/plain")

@@ -188,3 +188,16 @@ async def test_a_second_signal_exits_at_once(sandbox: tuple[Sandbox, Path], lock
     finally:
         sb.faults.replace("")
         await op.stop()
+
+
+async def test_without_leader_election_an_idle_process_stops_at_once(sandbox: tuple[Sandbox, Path]) -> None:
+    _, kubeconfig = sandbox
+    op = Operator(kubeconfig, "--no-leader-elect")
+    await op.start()
+    try:
+        await eventually(op.ready, 20, "/readyz 200")
+        code, seconds = await op.seconds_to_exit_after(signal.SIGTERM)
+        assert code == 0 and seconds < IDLE_EXIT_SECONDS, f"{seconds:.2f} s"
+        assert "stopped" in op.log_text().splitlines()[-1]
+    finally:
+        await op.stop()

@@ -205,3 +205,14 @@ async def test_kubectl_apply_validate_warn_prints_the_warning(sandbox: Sandbox, 
     code, _, err = await kubectl(sandbox, kube_home, "apply", "--validate=warn", "-f", str(manifest))
     assert code == 0, err
     assert 'Warning: unknown field "metadata.colour"' in err
+
+
+async def test_pod_log_options_are_parsed_and_the_container_checked(http: Http) -> None:
+    name = unique("logs")
+    r = await http.post(f"{NS}/pods", {"metadata": {"name": name},
+                                      "spec": {"containers": [{"name": "main", "image": "busybox:1"}]}})
+    assert r.status == 201
+    r = await http.get(f"{NS}/pods/{name}/log?tailLines=ten")
+    assert r.status == 400 and r.body["message"] == 'strconv.ParseInt: parsing "ten": invalid syntax'
+    r = await http.get(f"{NS}/pods/{name}/log?container=sidecar")
+    assert r.status == 400 and r.body["message"] == f"container sidecar is not valid for pod {name}"
