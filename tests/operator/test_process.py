@@ -82,6 +82,11 @@ class Operator:
     async def ready(self) -> bool:
         return (await self.get(self.health, "/readyz"))[0] == 200
 
+    async def not_ready_because(self, check: str) -> str:
+        """The /readyz body when it answers 503 naming `check` (a line `check: reason`), else ''."""
+        status, body = await self.get(self.health, "/readyz")
+        return body if status == 503 and f"{check}:" in body else ""
+
     async def stop(self) -> None:
         if self.proc is not None and self.proc.returncode is None:
             self.proc.kill()

@@ -6,6 +6,7 @@ idle process exits within a second."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 import uuid
 from collections.abc import AsyncIterator
@@ -43,11 +44,6 @@ def lock_namespace(sandbox: tuple[Sandbox, Path]) -> str:
 def lease(sb: Sandbox, namespace: str) -> dict[str, Any]:
     found = sb.store.find(LEASES, namespace, "mpi-operator")
     return dict(found["spec"]) if found else {}
-
-
-async def service_create_sent(sb: Sandbox, before: int) -> None:
-    """Wait until the operator's next Service create reached the server (it is held there by a latency fault)."""
-    await eventually(lambda: sb.requests.count("create", "services") > before, 10, "the Service create sent")
 
 
 async def leading(op: Operator) -> bool:
@@ -90,8 +86,7 @@ async def test_a_signal_while_the_caches_sync_stops_at_once_and_releases_the_lea
     await op.start()
     try:
         async def syncing() -> bool:
-            status, body = await op.get(op.health, "/readyz")
-            return status == 503 and "pods" in body and await leading(op)
+            return "pods" in await op.not_ready_because("caches") and await leading(op)
 
         await eventually(syncing, 20, "leading, with the pod cache not synced")
         code, seconds = await op.seconds_to_exit_after(signal.SIGTERM)
@@ -113,11 +108,7 @@ async def test_a_signal_during_start_up_stops_at_once() -> None:
     op = Operator(None, "--master", url)
     await op.start()
     try:
-        async def checking() -> str:
-            status, body = await op.get(op.health, "/readyz")
-            return body if status == 503 and "startup" in body else ""
-
-        body = await eventually(checking, 20, "/readyz naming the start-up step")
+        body = await eventually(lambda: op.not_ready_because("startup"), 20, "/readyz naming the start-up step")
         assert f"checking the API server at {url}" in body
         code, seconds = await op.seconds_to_exit_after(signal.SIGTERM)
         assert code == 0 and seconds < IDLE_EXIT_SECONDS, f"{seconds:.2f} s"
@@ -127,67 +118,55 @@ async def test_a_signal_during_start_up_stops_at_once() -> None:
         server.close()
 
 
-async def test_an_in_flight_sync_finishes_before_the_process_exits(
-        sandbox: tuple[Sandbox, Path], lock_namespace: str) -> None:
-    sb, kubeconfig = sandbox
-    name = f"inflight-{uuid.uuid4().hex[:4]}"
-    op = Operator(kubeconfig, "--lock-namespace", lock_namespace)
+@contextlib.asynccontextmanager
+async def a_sync_in_flight(sb: Sandbox, op: Operator, seconds: float) -> AsyncIterator[str]:
+    """Start `op`, then hold its sync of a new MPIJob in its Service create for `seconds` (a latency fault)."""
+    name = f"held-{uuid.uuid4().hex[:4]}"
     await op.start()
     try:
         await eventually(op.ready, 20, "/readyz 200")
-        sb.faults.replace("latency=1.5,verbs=create,resources=services")
+        sb.faults.replace(f"latency={seconds},verbs=create,resources=services")
         sent = sb.requests.count("create", "services")
         sb.store.create(MPIJOBS, "default", pi("default", name))
-        await service_create_sent(sb, sent)
+        await eventually(lambda: sb.requests.count("create", "services") > sent, 10, "the Service create sent")
+        yield name
+    finally:
+        sb.faults.replace("")
+        await op.stop()
+
+
+async def test_an_in_flight_sync_finishes_before_the_process_exits(
+        sandbox: tuple[Sandbox, Path], lock_namespace: str) -> None:
+    sb, kubeconfig = sandbox
+    op = Operator(kubeconfig, "--lock-namespace", lock_namespace)
+    async with a_sync_in_flight(sb, op, 1.5) as name:
         code, seconds = await op.seconds_to_exit_after(signal.SIGTERM)
         assert code == 0
         assert 0.5 < seconds < 10, f"waited for the sync in flight, within the grace period: {seconds:.2f} s"
         assert sb.store.find("services", "default", name) is not None, "the write in flight completed"
         assert lease(sb, lock_namespace)["holderIdentity"] == ""
-    finally:
-        sb.faults.replace("")
-        await op.stop()
 
 
 async def test_a_sync_longer_than_the_grace_period_is_cancelled(
         sandbox: tuple[Sandbox, Path], lock_namespace: str) -> None:
     sb, kubeconfig = sandbox
-    name = f"stuck-{uuid.uuid4().hex[:4]}"
     op = Operator(kubeconfig, "--lock-namespace", lock_namespace, "--shutdown-grace-period", "0.5")
-    await op.start()
-    try:
-        await eventually(op.ready, 20, "/readyz 200")
-        sb.faults.replace("latency=60,verbs=create,resources=services")
-        sent = sb.requests.count("create", "services")
-        sb.store.create(MPIJOBS, "default", pi("default", name))
-        await service_create_sent(sb, sent)
+    async with a_sync_in_flight(sb, op, 60):
         code, seconds = await op.seconds_to_exit_after(signal.SIGTERM)
         assert code == 0 and seconds < 0.5 + 2.5, f"{seconds:.2f} s"
         assert "did not finish within the grace period; cancelling them" in op.log_text()
         assert lease(sb, lock_namespace)["holderIdentity"] == ""
-    finally:
-        sb.faults.replace("")
-        await op.stop()
 
 
 async def test_a_second_signal_exits_at_once(sandbox: tuple[Sandbox, Path], lock_namespace: str) -> None:
     sb, kubeconfig = sandbox
     op = Operator(kubeconfig, "--lock-namespace", lock_namespace)
-    await op.start()
-    try:
-        await eventually(op.ready, 20, "/readyz 200")
-        sb.faults.replace("latency=60,verbs=create,resources=services")
-        sent = sb.requests.count("create", "services")
-        sb.store.create(MPIJOBS, "default", pi("default", f"twice-{uuid.uuid4().hex[:4]}"))
-        await service_create_sent(sb, sent)
+    async with a_sync_in_flight(sb, op, 60):
         assert op.proc is not None
         op.proc.send_signal(signal.SIGTERM)
         await eventually(lambda: "signal received" in op.log_text(), 5, "the first signal seen")
         code, seconds = await op.seconds_to_exit_after(signal.SIGTERM)
         assert code == 1 and seconds < IDLE_EXIT_SECONDS, f"{seconds:.2f} s"
-    finally:
-        sb.faults.replace("")
-        await op.stop()
 
 
 async def test_without_leader_election_an_idle_process_stops_at_once(sandbox: tuple[Sandbox, Path]) -> None:

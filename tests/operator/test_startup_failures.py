@@ -144,11 +144,7 @@ async def test_a_missing_lease_namespace_is_in_the_first_log_lines_and_on_readyz
     op = Operator(kubeconfig, "--lock-namespace", "no-such-namespace")
     await op.start()
     try:
-        async def not_ready_body() -> str:
-            status, body = await op.get(op.health, "/readyz")
-            return body if status == 503 and "leader-election" in body else ""
-
-        body = await eventually(not_ready_body, 20, "/readyz naming the lease problem")
+        body = await eventually(lambda: op.not_ready_because("leader-election"), 20, "/readyz naming the lease")
         assert 'the lease namespace "no-such-namespace" does not exist' in body and "--lock-namespace" in body
         lines = op.log_text().splitlines()
         assert any("leader election cannot proceed" in line and "no-such-namespace" in line for line in lines[:6])
