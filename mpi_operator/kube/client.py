@@ -58,7 +58,7 @@ async def load_configuration(kubeconfig: str = "", master: str = "", context: st
 async def resolve_configuration(kubeconfig: str = "", master: str = "", context: str | None = None,
                                 kubeconfig_source: str = "--kubeconfig") -> tuple[Any, str]:
     """`load_configuration`, plus where the server address came from, for messages ("--master",
-    "kubeconfig /p (from $KUBECONFIG), context c, cluster k")."""
+    "kubeconfig /p from $KUBECONFIG, context c, cluster k")."""
     cfg = k8s_client.Configuration()
     env_path = os.environ.get("KUBECONFIG", "")
     default_path = Path.home() / ".kube" / "config"
