@@ -12,8 +12,11 @@ import re
 import sys
 from collections.abc import Sequence
 
+from pydantic import ValidationError
+
 from mpi_operator import __version__
-from mpi_operator.settings import OperatorSettings
+from mpi_operator.cliflags import USAGE_EXIT, OneLineParser, run_guarded
+from mpi_operator.settings import OperatorSettings, allowed_values, explain_invalid, is_integer
 
 SUBCOMMANDS = ("run", "validate", "crd", "render", "sandbox", "demo", "controlplane", "node-agent")
 
@@ -35,36 +38,53 @@ def normalize_go_flags(argv: Sequence[str]) -> list[str]:
     return out
 
 
+class FlagError(Exception):
+    """Operator flags (or the environment variables behind them) that cannot work; one line per problem."""
+
+
+def _number_flag(p: argparse.ArgumentParser, flag: str, help: str) -> None:
+    """A numeric flag whose type and default come from OperatorSettings, so a bad number names the range."""
+    field = flag.removeprefix("--").replace("-", "_")
+    convert = int if is_integer(field) else float
+
+    def parse(text: str) -> float:
+        try:
+            return convert(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {allowed_values(field)}") from None
+
+    p.add_argument(flag, type=parse, default=OperatorSettings.model_fields[field].default, help=help)
+
+
 def _operator_parser(prog: str) -> argparse.ArgumentParser:
-    env = OperatorSettings.from_env_defaults()
-    p = argparse.ArgumentParser(prog=prog, description="Run the MPIJob operator.")
+    # Syntax (is it a number?) is checked here; ranges and names by OperatorSettings, so they live in one place.
+    p = OneLineParser(prog=prog, description="Run the MPIJob operator.")
     p.add_argument("--master", default="", help="API server URL (overrides the kubeconfig)")
     p.add_argument("--kubeconfig", "--kubeConfig", dest="kubeconfig", default="",
                    help="kubeconfig path; a non-empty $KUBECONFIG overrides it")
-    p.add_argument("--namespace", default=env["namespace"],
+    p.add_argument("--namespace", default=None,
                    help="watch only this namespace (default $KUBEFLOW_NAMESPACE, else all)")
-    p.add_argument("--threadiness", type=int, default=2, help="number of reconcile workers")
-    p.add_argument("--monitoring-port", type=int, default=0, help="port of /metrics; 0 disables")
+    _number_flag(p, "--threadiness", "number of reconcile workers")
+    _number_flag(p, "--monitoring-port", "port of /metrics; 0 disables")
     p.add_argument("--gang-scheduling", default="",
                    help="'volcano', or the scheduler-plugins scheduler name; empty disables")
     p.add_argument("--lock-namespace", default="mpi-operator", help="namespace of the leader-election Lease")
-    p.add_argument("--kube-api-qps", type=float, default=5.0, help="client requests per second")
-    p.add_argument("--kube-api-burst", type=int, default=10, help="client request burst")
-    p.add_argument("--controller-queue-rate-limit", type=float, default=10.0,
-                   help="work queue retry token-bucket rate (items/s)")
-    p.add_argument("--controller-queue-burst", type=int, default=100, help="work queue token-bucket burst")
+    _number_flag(p, "--kube-api-qps", "client requests per second")
+    _number_flag(p, "--kube-api-burst", "client request burst")
+    _number_flag(p, "--controller-queue-rate-limit", "work queue retry token-bucket rate (items/s)")
+    _number_flag(p, "--controller-queue-burst", "work queue token-bucket burst")
     p.add_argument("--cluster-domain", default="", help="suffix of host names in the hostfile")
     p.add_argument("--leader-elect", action=argparse.BooleanOptionalAction, default=True,
                    help="run leader election on a Lease (default on)")
-    p.add_argument("--leader-elect-lease-duration", type=float, default=15.0,
-                   help="seconds a follower waits before taking over a lease that is not renewed")
-    p.add_argument("--leader-elect-renew-deadline", type=float, default=10.0,
-                   help="seconds the leader keeps trying to renew before it steps down")
-    p.add_argument("--leader-elect-retry-period", type=float, default=2.0,
-                   help="seconds between tries to acquire or renew the lease")
-    p.add_argument("--health-port", type=int, default=8080, help="port of /healthz and /readyz; 0 disables")
+    _number_flag(p, "--leader-elect-lease-duration",
+                 "seconds a follower waits before taking over a lease that is not renewed")
+    _number_flag(p, "--leader-elect-renew-deadline", "seconds the leader keeps trying to renew before it steps down")
+    _number_flag(p, "--leader-elect-retry-period", "seconds between tries to acquire or renew the lease")
+    _number_flag(p, "--shutdown-grace-period",
+                 "seconds in-flight reconciles may take to finish after SIGTERM before they are cancelled")
+    _number_flag(p, "--health-port", "port of /healthz and /readyz; 0 disables")
     p.add_argument("--log-format", choices=("text", "json"), default="text")
-    p.add_argument("--log-level", default="INFO")
+    p.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING or ERROR")
     p.add_argument("--version", action="store_true", help="print the version and exit")
     p.add_argument("--cache-transform", action=argparse.BooleanOptionalAction, default=True, help=argparse.SUPPRESS)
     for flag in _KLOG_BOOL_FLAGS:
@@ -75,10 +95,17 @@ def _operator_parser(prog: str) -> argparse.ArgumentParser:
 
 
 def parse_operator_settings(argv: Sequence[str], prog: str = "mpi-operator") -> tuple[OperatorSettings, bool]:
-    """Parse operator flags into settings; the bool says --version was asked."""
+    """Parse operator flags into settings; the bool says --version was asked. Bad values raise FlagError."""
     ns = _operator_parser(prog).parse_args(normalize_go_flags(argv))
+    sources = {}
+    if ns.namespace is None:
+        ns.namespace = OperatorSettings.from_env_defaults()["namespace"]
+        sources["namespace"] = "$KUBEFLOW_NAMESPACE"
     fields = OperatorSettings.model_fields
-    settings = OperatorSettings(**{k: v for k, v in vars(ns).items() if k in fields})
+    try:
+        settings = OperatorSettings(**{k: v for k, v in vars(ns).items() if k in fields})
+    except ValidationError as exc:
+        raise FlagError("\n".join(explain_invalid(exc, sources))) from None
     return settings.with_env_overrides(), bool(ns.version)
 
 
@@ -89,7 +116,13 @@ def print_version() -> None:
 
 
 def cmd_run(argv: Sequence[str]) -> int:
-    settings, version = parse_operator_settings(argv, "mpi-operator run")
+    try:
+        settings, version = parse_operator_settings(argv, "mpi-operator run")
+    except FlagError as exc:
+        for line in str(exc).splitlines():
+            print(f"mpi-operator run: {line}", file=sys.stderr)
+        print("Run 'mpi-operator run --help' to see the flags.", file=sys.stderr)
+        return USAGE_EXIT
     if version:
         print_version()
         return 0
@@ -99,8 +132,8 @@ def cmd_run(argv: Sequence[str]) -> int:
 
 
 def cmd_validate(argv: Sequence[str]) -> int:
-    p = argparse.ArgumentParser(prog="mpi-operator validate",
-                                description="Apply defaults and validation to MPIJob files, offline.")
+    p = OneLineParser(prog="mpi-operator validate",
+                      description="Apply defaults and validation to MPIJob files, offline.")
     p.add_argument("-f", "--filename", action="append", required=True,
                    help="YAML file (several documents allowed); '-' reads standard input")
     ns = p.parse_args(argv)
@@ -110,7 +143,7 @@ def cmd_validate(argv: Sequence[str]) -> int:
 
 
 def cmd_crd(argv: Sequence[str]) -> int:
-    argparse.ArgumentParser(prog="mpi-operator crd", description="Print the MPIJob CRD as YAML.").parse_args(argv)
+    OneLineParser(prog="mpi-operator crd", description="Print the MPIJob CRD as YAML.").parse_args(argv)
     from mpi_operator.api.crd import crd_yaml
 
     sys.stdout.write(crd_yaml())
@@ -161,5 +194,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("       mpi-operator run --help  lists the operator flags")
         return 0
     if args and args[0] in COMMANDS:
-        return COMMANDS[args[0]](args[1:])
-    return cmd_run(args)
+        return run_guarded(f"mpi-operator {args[0]}", COMMANDS[args[0]], args[1:])
+    if args and not args[0].startswith("-"):
+        # Upstream's binary takes only flags, so a bare word is a mistyped command, not an operator argument.
+        print(f"mpi-operator: unknown command {args[0]!r}; commands: {', '.join(SUBCOMMANDS)} "
+              "(or flags alone, to run the operator)", file=sys.stderr)
+        return USAGE_EXIT
+    return run_guarded("mpi-operator", cmd_run, args)

@@ -2,7 +2,9 @@
 the operator as a real process against it, the pi example applied with kubectl, and the job's progress shown
 live until it succeeds. `--keep` leaves everything running for a look around with kubectl.
 
-Invariant: exit 0 only when the MPIJob reached Succeeded; any other end says why and exits non-zero.
+Invariant: exit 0 only when the MPIJob reached Succeeded; any other end says why in one line (a bad flag or
+manifest before anything starts, a port in use, the operator's own error if it exits) and exits non-zero.
+SIGINT/SIGTERM stop the operator and the sandbox before the demo exits.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import io
 import os
 import shutil
 import signal
@@ -23,12 +26,20 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-import yaml
 
+from mpi_operator.api.documents import Document, for_each_valid_mpijob
+from mpi_operator.api.types import MPIJob
+from mpi_operator.cliflags import OneLineParser, log_level, port, seconds
 from mpi_operator.sandbox import Sandbox
+from mpi_operator.sandbox.sandbox import StartError
 
 EXAMPLE = Path(__file__).parent / "examples" / "pi.yaml"
 MPIJOBS = "mpijobs.kubeflow.org"
+PROG = "mpi-operator demo"
+
+
+class DemoError(Exception):
+    """The demo cannot go on; the message says why (and where to look)."""
 
 
 def _free_port() -> int:
@@ -43,10 +54,14 @@ def _kubectl() -> str | None:
 
 
 class Demo:
-    def __init__(self, args: argparse.Namespace) -> None:
+    def __init__(self, args: argparse.Namespace, job_doc: dict[str, Any]) -> None:
         self.args = args
-        self.workdir = Path(args.workdir or tempfile.mkdtemp(prefix="mpi-operator-demo-"))
-        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.job_doc = job_doc
+        try:
+            self.workdir = Path(args.workdir or tempfile.mkdtemp(prefix="mpi-operator-demo-"))
+            self.workdir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise DemoError(f"cannot use --workdir {args.workdir}: {exc.strerror or exc}") from None
         self.kubeconfig = self.workdir / "kubeconfig"
         self.log_path = self.workdir / "operator.log"
         self.started = time.monotonic()
@@ -57,24 +72,29 @@ class Demo:
 
     async def run(self) -> int:
         manifest = Path(self.args.filename) if self.args.filename else EXAMPLE
-        job_doc: dict[str, Any] = yaml.safe_load(manifest.read_text())
+        job_doc = self.job_doc
         name = job_doc["metadata"]["name"]
-        namespace = job_doc["metadata"].get("namespace", "default")
-        async with Sandbox(port=self.args.port, simulate=True, kubeconfig_path=self.kubeconfig) as sb:
+        namespace = job_doc["metadata"].get("namespace") or "default"
+        sb = Sandbox(port=self.args.port, simulate=True, kubeconfig_path=self.kubeconfig)
+        try:
+            await sb.start()
+        except StartError as exc:
+            raise DemoError(f"{exc} (--port {self.args.port}); pick another port, or 0 for a free one") from None
+        try:
             self.say(f"sandbox API server at {sb.url} (kubeconfig {self.kubeconfig})")
-            health = _free_port()
-            if not await self._start_operator(health):
+            if not await self._start_operator(_free_port()):
                 return 1
-            try:
-                self.say(f"applying {manifest}")
-                await self._apply(sb, manifest, job_doc, namespace)
-                outcome = await self._follow(sb, namespace, name)
-                self._summary(sb, namespace, name, outcome)
-                if self.args.keep:
-                    await self._keep_running()
-                return 0 if outcome == "Succeeded" else 1
-            finally:
-                await self._stop_operator()
+            self.say(f"applying {manifest}")
+            await self._apply(sb, manifest, job_doc, namespace)
+            outcome = await self._follow(sb, namespace, name)
+            self._summary(sb, namespace, name, outcome)
+            if self.args.keep:
+                await self._keep_running()
+            return 0 if outcome == "Succeeded" else 1
+        finally:
+            # Also on Ctrl-C or SIGTERM (cancellation): no operator process may outlive the demo.
+            await self._stop_operator()
+            await sb.stop()
 
     async def _start_operator(self, health: int) -> bool:
         log = self.log_path.open("wb")
@@ -89,7 +109,8 @@ class Demo:
         async with aiohttp.ClientSession() as session:
             while time.monotonic() < deadline:
                 if self.operator.returncode is not None:
-                    self.say(f"operator exited with {self.operator.returncode}; see {self.log_path}")
+                    self.say(f"operator exited with {self.operator.returncode}: {self._operator_error()}")
+                    self.say(f"its log: {self.log_path}")
                     return False
                 with contextlib.suppress(aiohttp.ClientError):
                     async with session.get(f"http://127.0.0.1:{health}/readyz") as resp:
@@ -99,6 +120,15 @@ class Demo:
                 await asyncio.sleep(0.1)
         self.say(f"operator not ready after 30 s; see {self.log_path}")
         return False
+
+    def _operator_error(self) -> str:
+        """The operator's own account of why it stopped: its last ERROR line."""
+        try:
+            lines = self.log_path.read_text(errors="replace").splitlines()
+        except OSError:
+            return "no log"
+        errors = [line.split(" ERROR ", 1)[1] for line in lines if " ERROR " in line]
+        return errors[-1] if errors else (lines[-1] if lines else "no output")
 
     async def _stop_operator(self) -> None:
         if self.operator is None or self.operator.returncode is not None:
@@ -123,7 +153,7 @@ class Demo:
         out, _ = await proc.communicate()
         self.say(f"kubectl apply: {out.decode().strip()}")
         if proc.returncode != 0:
-            raise RuntimeError(f"kubectl apply failed ({proc.returncode})")
+            raise DemoError(f"kubectl apply of {manifest} failed (exit {proc.returncode}); its output is above")
 
     async def _follow(self, sb: Sandbox, namespace: str, name: str) -> str:
         last = ""
@@ -142,6 +172,8 @@ class Demo:
             if line != last:
                 self.say(line)
                 last = line
+            if "ValidationFailed" in true:
+                return "ValidationFailed"  # the operator will not run it until the spec is fixed
             outcome = next((t for t in ("Succeeded", "Failed") if t in true), None)
             if outcome is not None:
                 # Show cleanPodPolicy at work: wait (briefly) until no worker is left running.
@@ -176,17 +208,52 @@ class Demo:
         await stop.wait()
 
 
-def main(argv: Sequence[str]) -> int:
-    p = argparse.ArgumentParser(prog="mpi-operator demo", description=__doc__)
+def first_valid_mpijob(path: Path) -> dict[str, Any]:
+    """The first MPIJob of the manifest, checked offline as `mpi-operator validate` does; DemoError says why not."""
+    found: list[dict[str, Any]] = []
+
+    def keep(_name: str, document: Document, _job: MPIJob) -> None:
+        found.append(document.content)
+
+    problems = io.StringIO()
+    status = for_each_valid_mpijob([str(path)], keep, skipped=io.StringIO(), err=problems)
+    if status != 0 or not found:
+        raise DemoError(problems.getvalue().rstrip())  # each line names the file and the document
+    return found[0]
+
+
+def parser() -> argparse.ArgumentParser:
+    p = OneLineParser(prog=PROG, description=__doc__)
     p.add_argument("-f", "--filename", help="MPIJob manifest to run (default: the pi example)")
-    p.add_argument("--port", type=int, default=0, help="sandbox API server port (default: a free one)")
-    p.add_argument("--metrics-port", type=int, default=0, help="operator /metrics port (default: off)")
+    p.add_argument("--port", type=port, default=0, help="sandbox API server port (default: a free one)")
+    p.add_argument("--metrics-port", type=port, default=0, help="operator /metrics port (default: off)")
     p.add_argument("--workdir", help="where the kubeconfig and operator log go (default: a temp dir)")
-    p.add_argument("--timeout", type=float, default=180.0, help="seconds to wait for the job to finish")
+    p.add_argument("--timeout", type=seconds(exclusive=True), default=180.0,
+                   help="seconds to wait for the job to finish")
     p.add_argument("--keep", action="store_true", help="keep the sandbox and operator running afterwards")
-    p.add_argument("--log-level", default="INFO", help="the operator's log level (its log goes to a file)")
-    args = p.parse_args(argv)
+    p.add_argument("--log-level", type=log_level, default="INFO",
+                   help="the operator's log level (its log goes to a file)")
+    return p
+
+
+async def _run_until_signalled(demo: Demo) -> int:
+    """Run the demo; SIGTERM cancels it like Ctrl-C does, so the operator process and the sandbox are stopped."""
+    task = asyncio.current_task()
+    assert task is not None
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
     try:
-        return asyncio.run(Demo(args).run())
+        return await demo.run()
+    except asyncio.CancelledError:
+        return 128 + signal.SIGTERM
+
+
+def main(argv: Sequence[str]) -> int:
+    args = parser().parse_args(argv)
+    try:
+        job_doc = first_valid_mpijob(Path(args.filename) if args.filename else EXAMPLE)
+        return asyncio.run(_run_until_signalled(Demo(args, job_doc)))
+    except DemoError as exc:
+        print(f"{PROG}: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130

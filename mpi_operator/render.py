@@ -18,6 +18,7 @@ import yaml
 from mpi_operator.api.constants import KIND
 from mpi_operator.api.documents import Document, for_each_valid_mpijob
 from mpi_operator.api.types import MPIJob
+from mpi_operator.cliflags import OneLineParser, namespace_name
 from mpi_operator.controller import spec
 from mpi_operator.controller.configmap import desired_configmap
 from mpi_operator.controller.launcher import desired_launcher_job
@@ -121,7 +122,7 @@ def render_files(paths: Sequence[str], options: ControllerOptions, namespace: st
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = OneLineParser(
         prog="mpi-operator render",
         description="Print, without a cluster, the objects the operator would create for each MPIJob "
                     "(SSH keys redacted).")
@@ -130,7 +131,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--cluster-domain", default="", help="as the operator flag: suffix of hostfile host names")
     p.add_argument("--gang-scheduling", default="",
                    help="as the operator flag: 'volcano', or the scheduler-plugins scheduler name")
-    p.add_argument("--namespace", "-n", default=DEFAULT_NAMESPACE,
+    p.add_argument("--namespace", "-n", type=namespace_name, default=DEFAULT_NAMESPACE,
                    help="namespace of MPIJobs that name none (default: default)")
     return p
 

@@ -108,6 +108,13 @@ def slim_secret(secret: JSON) -> JSON:
     return {**slim, "data": dict.fromkeys(secret.get("data") or {}, "")}
 
 
+def podgroup_type(options: ControllerOptions) -> ResourceType | None:
+    """The PodGroup resource of the chosen gang scheduler; None without gang scheduling."""
+    if options.gang_scheduler is GangScheduler.NONE:
+        return None
+    return VOLCANO_PODGROUPS if options.gang_scheduler is GangScheduler.VOLCANO else SCHEDULER_PLUGINS_PODGROUPS
+
+
 @dataclass
 class Caches:
     mpijobs: Informer
@@ -128,9 +135,8 @@ class Caches:
             return Informer(client.resource(rtype), namespace=ns, transform=transform if slim else None)
 
         podgroups = priorityclasses = None
-        if options.gang_scheduler is not GangScheduler.NONE:
-            pg_type = (VOLCANO_PODGROUPS if options.gang_scheduler is GangScheduler.VOLCANO
-                       else SCHEDULER_PLUGINS_PODGROUPS)
+        pg_type = podgroup_type(options)
+        if pg_type is not None:
             podgroups = informer(pg_type, slim_object)
             # decisions Q26: PriorityClasses only with gang scheduling (cluster-scoped).
             priorityclasses = Informer(client.resource(PRIORITYCLASSES), transform=slim_object if slim else None)

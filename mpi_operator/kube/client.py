@@ -11,6 +11,7 @@ import asyncio
 import logging
 import os
 import random
+import ssl
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
@@ -24,6 +25,7 @@ from kubernetes_asyncio import config as k8s_config
 
 from mpi_operator.kube.errors import (
     ApiError,
+    ConnectionSetupError,
     KubeError,
     ServerError,
     TooManyRequests,
@@ -31,6 +33,7 @@ from mpi_operator.kube.errors import (
     api_error,
     parse_retry_after,
 )
+from mpi_operator.kube.kubeconfig import ConfigError, check_kubeconfig
 from mpi_operator.kube.ratelimit import TokenBucket
 from mpi_operator.kube.resource import Resource, ResourceType
 
@@ -40,34 +43,50 @@ DEFAULT_TIMEOUT = 30.0
 USER_AGENT = "mpi-operator/v2 (python)"
 
 
-class ConfigError(KubeError):
-    """No usable cluster configuration was found."""
-
-
-async def load_configuration(kubeconfig: str = "", master: str = "", context: str | None = None) -> Any:
+async def load_configuration(kubeconfig: str = "", master: str = "", context: str | None = None,
+                             kubeconfig_source: str = "--kubeconfig") -> Any:
     """A kubernetes_asyncio Configuration, resolved like client-go's BuildConfigFromFlags(master, kubeconfig).
 
     Order: explicit kubeconfig path; else in-cluster service account (when neither flag is set and the pod
     environment is present); else $KUBECONFIG / ~/.kube/config; else `master` alone (no credentials).
-    A non-empty `master` always overrides the server URL.
+    A non-empty `master` always overrides the server URL. Problems raise ConfigError naming the file and field.
     """
+    cfg, _ = await resolve_configuration(kubeconfig, master, context, kubeconfig_source)
+    return cfg
+
+
+async def resolve_configuration(kubeconfig: str = "", master: str = "", context: str | None = None,
+                                kubeconfig_source: str = "--kubeconfig") -> tuple[Any, str]:
+    """`load_configuration`, plus where the server address came from, for messages ("--master",
+    "kubeconfig /p from $KUBECONFIG, context c, cluster k")."""
     cfg = k8s_client.Configuration()
     env_path = os.environ.get("KUBECONFIG", "")
     default_path = Path.home() / ".kube" / "config"
-    if kubeconfig:
-        await k8s_config.load_kube_config(config_file=kubeconfig, context=context, client_configuration=cfg,
-                                          persist_config=False)
-    elif not master and os.environ.get("KUBERNETES_SERVICE_HOST"):
-        k8s_config.load_incluster_config(client_configuration=cfg)  # type: ignore[no-untyped-call]
-    elif env_path or default_path.exists():
-        await k8s_config.load_kube_config(config_file=env_path or str(default_path), context=context,
-                                          client_configuration=cfg, persist_config=False)
-    elif not master:
-        raise ConfigError("no kubeconfig (--kubeconfig, $KUBECONFIG, ~/.kube/config), no in-cluster "
-                          "service account and no --master")
+    path, source = (kubeconfig, kubeconfig_source) if kubeconfig else \
+        (env_path, "$KUBECONFIG") if env_path else (str(default_path), "the default path ~/.kube/config")
+    if not kubeconfig and not master and os.environ.get("KUBERNETES_SERVICE_HOST"):
+        origin = "the in-cluster service account ($KUBERNETES_SERVICE_HOST)"
+        try:
+            k8s_config.load_incluster_config(client_configuration=cfg)  # type: ignore[no-untyped-call]
+        except Exception as exc:  # the loader's ConfigException, or OSError reading the token
+            raise ConfigError(f"{origin}: {exc}; mount the service account token, or pass --kubeconfig") from None
+    elif kubeconfig or env_path or default_path.exists():
+        target = check_kubeconfig(path, source, context, master)
+        origin = f"kubeconfig {target.path} from {source}, context {target.context}, cluster {target.cluster}"
+        try:
+            await k8s_config.load_kube_config(config_file=path, context=context, client_configuration=cfg,
+                                              persist_config=False)
+        except Exception as exc:  # what check_kubeconfig does not foresee (exec plugins, auth providers...)
+            raise ConfigError(f"kubeconfig {path} (from {source}): {type(exc).__name__}: {exc}") from None
+    elif master:
+        origin = ""
+    else:
+        raise ConfigError("no cluster configuration: no --kubeconfig, no $KUBECONFIG, no ~/.kube/config, no "
+                          "in-cluster service account and no --master; pass one of them")
     if master:
         cfg.host = master.rstrip("/")
-    return cfg
+        origin = f"--master{'; credentials from ' + origin if origin else ''}"
+    return cfg, origin
 
 
 def _retry_delay(attempt: int, error: BaseException, cap: float = 10.0) -> float:
@@ -80,9 +99,11 @@ class Client:
     """One API server connection. Use `async with await Client.connect(...)` or `Client(cfg)` + `close()`."""
 
     def __init__(self, configuration: Any, qps: float = 5.0, burst: int = 10, max_retries: int = 5,
-                 user_agent: str = USER_AGENT) -> None:
+                 user_agent: str = USER_AGENT, origin: str = "") -> None:
         self.configuration = configuration
         self.host: str = str(configuration.host).rstrip("/")
+        # Where the address came from (flag, kubeconfig file and context), for messages about this server.
+        self.origin = origin
         self.limiter = TokenBucket(qps, burst)
         self.max_retries = max_retries
         self.user_agent = user_agent
@@ -92,15 +113,26 @@ class Client:
 
     @classmethod
     async def connect(cls, kubeconfig: str = "", master: str = "", qps: float = 5.0, burst: int = 10,
-                      context: str | None = None, max_retries: int = 5) -> Client:
-        return cls(await load_configuration(kubeconfig, master, context), qps=qps, burst=burst,
-                   max_retries=max_retries)
+                      context: str | None = None, max_retries: int = 5,
+                      kubeconfig_source: str = "--kubeconfig") -> Client:
+        """A client for the configuration found (see `load_configuration`); ConfigError says what is wrong."""
+        cfg, origin = await resolve_configuration(kubeconfig, master, context, kubeconfig_source)
+        client = cls(cfg, qps=qps, burst=burst, max_retries=max_retries, origin=origin)
+        try:
+            client._session()  # builds the TLS context now: a bad certificate is a configuration error
+        except (ssl.SSLError, OSError, ValueError) as exc:
+            raise ConfigError(f"{client.describe()}: the TLS settings cannot be used: {exc}") from None
+        return client
+
+    def describe(self) -> str:
+        """`the API server at URL (from ...)`, the way messages name this server."""
+        return f"the API server at {self.host}" + (f" ({self.origin})" if self.origin else "")
 
     def derive(self, qps: float | None = None, burst: int | None = None, user_agent: str | None = None) -> Client:
         """A second client on the same configuration with its own limiter and connection pool, e.g. for
         leader election, so lease renewals never queue behind reconcile traffic (as upstream does)."""
         derived = Client(self.configuration, qps=qps or self.limiter.rate, burst=burst or self.limiter.burst,
-                         max_retries=self.max_retries, user_agent=user_agent or self.user_agent)
+                         max_retries=self.max_retries, user_agent=user_agent or self.user_agent, origin=self.origin)
         derived.observer = self.observer
         return derived
 
@@ -147,9 +179,12 @@ class Client:
         started = time.monotonic()
         try:
             resp = await session.request(method, self.host + path, **kwargs)
+        except (aiohttp.ClientSSLError, aiohttp.InvalidURL) as exc:
+            self._observe(method, None, started)
+            raise ConnectionSetupError(f"{method} {path}: {exc}") from exc
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
             self._observe(method, None, started)
-            raise TransportError(f"{method} {path}: {exc!r}") from exc
+            raise TransportError(f"{method} {path}: {str(exc) or repr(exc)}") from exc
         self._observe(method, resp.status, started)
         if resp.status >= 300:
             try:
@@ -198,11 +233,15 @@ class Client:
                 return orjson.loads(raw) if raw else None
             except (TooManyRequests, ServerError, TransportError) as exc:
                 retryable = isinstance(exc, TooManyRequests) or retry_5xx
-                if not retryable or attempt >= self.max_retries:
+                if not retryable or not _worth_repeating(exc) or attempt >= self.max_retries:
                     raise
                 delay = _retry_delay(attempt, exc)
-                log.info("retrying API request", extra={"method": method, "path": path, "attempt": attempt + 1,
-                                                        "delay": round(delay, 3), "error": str(exc)})
+                # No answer at all is worth a warning (wrong address, server down); 429/5xx are routine.
+                log.log(logging.WARNING if isinstance(exc, TransportError) else logging.INFO,
+                        "retrying API request", extra={
+                            "method": method, "server": self.host, "path": path,
+                            "attempt": f"{attempt + 1}/{self.max_retries}", "delay": round(delay, 3),
+                            "error": str(exc)})
                 attempt += 1
                 await asyncio.sleep(delay)
 
@@ -218,7 +257,7 @@ class Client:
                                                               sock_read=read_timeout))
                 break
             except (TooManyRequests, ServerError, TransportError) as exc:
-                if attempt >= self.max_retries:
+                if not _worth_repeating(exc) or attempt >= self.max_retries:
                     raise
                 attempt += 1
                 await asyncio.sleep(_retry_delay(attempt, exc))
@@ -226,6 +265,10 @@ class Client:
             yield resp
         finally:
             resp.close()
+
+
+def _worth_repeating(exc: KubeError) -> bool:
+    return not isinstance(exc, ConnectionSetupError)
 
 
 def _query_value(value: Any) -> str:

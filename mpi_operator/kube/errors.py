@@ -27,6 +27,11 @@ class TransportError(KubeError):
     """The request got no HTTP answer (connection refused, reset, timeout)."""
 
 
+class ConnectionSetupError(TransportError):
+    """The connection cannot work as configured (TLS handshake or certificate, a malformed URL): a repeat
+    fails the same way, so it is not retried."""
+
+
 class ApiError(KubeError):
     """A non-2xx answer. `status` is the decoded Status body (or a synthetic one for non-JSON bodies)."""
 

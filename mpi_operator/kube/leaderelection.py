@@ -31,6 +31,11 @@ log = logging.getLogger(__name__)
 JITTER_FACTOR = 1.2
 
 
+def valid_timing(lease_duration: float, renew_deadline: float, retry_period: float) -> bool:
+    """client-go's rule: a leader must give up before its lease can expire, and retry within the deadline."""
+    return lease_duration > renew_deadline > JITTER_FACTOR * retry_period > 0
+
+
 def default_identity() -> str:
     """POD_NAME (or the host name) plus a random suffix, so two processes on one host never share it."""
     base = os.environ.get("POD_NAME") or socket.gethostname()
@@ -53,7 +58,7 @@ class LeaderElectionConfig:
     release_on_cancel: bool = True
 
     def __post_init__(self) -> None:
-        if not self.lease_duration > self.renew_deadline > JITTER_FACTOR * self.retry_period > 0:
+        if not valid_timing(self.lease_duration, self.renew_deadline, self.retry_period):
             raise ValueError("need lease_duration > renew_deadline > 1.2 * retry_period > 0")
 
 
@@ -75,6 +80,11 @@ class LeaderElector:
         self._observed_spec: dict[str, Any] | None = None
         self._observed_at = 0.0
         self._lease: dict[str, Any] | None = None
+        # Why the last attempt could not even compete (missing namespace, Forbidden, no answer); None when it
+        # could. For /readyz: a candidate that can never lead is not ready.
+        self.problem: str | None = None
+        # A create/update of the lease is on the wire: if we are cancelled now it may still have made us holder.
+        self._writing = False
 
     @property
     def identity(self) -> str:
@@ -105,6 +115,9 @@ class LeaderElector:
                 log.info("stopped leading", extra={"identity": self.identity})
                 if self.on_stopped_leading is not None:
                     self.on_stopped_leading()
+            elif self._writing and self.config.release_on_cancel:
+                # Cancelled while a write to the lease was on the wire: it may have made us the holder after all.
+                await asyncio.shield(self._release_if_held())
 
     # --- loops ----------------------------------------------------------------------------------------
 
@@ -156,24 +169,26 @@ class LeaderElector:
             body = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
                     "metadata": {"name": cfg.lock_name, "namespace": cfg.lock_namespace}, "spec": desired}
             try:
-                self._lease = await self.leases.create(body, cfg.lock_namespace)
+                self._lease = await self._write(self.leases.create(body, cfg.lock_namespace))
             except AlreadyExists:
                 return False  # another candidate created it first
+            except NotFound as exc:
+                if exc.details.get("kind") == "namespaces":
+                    return self._failed(f'the lease namespace "{cfg.lock_namespace}" does not exist')
+                return self._failed(f"cannot create the lease: {exc}")
             except KubeError as exc:
-                log.warning("cannot create the lease", extra={"error": str(exc)})
-                return False
+                return self._failed(f"cannot create the lease: {exc}")
             self._observe(desired)
-            return True
+            return self._competed(True)
         except KubeError as exc:
-            log.warning("cannot read the lease", extra={"error": str(exc)})
-            return False
+            return self._failed(f"cannot read the lease: {exc}")
 
         spec: dict[str, Any] = dict(lease.get("spec") or {})
         self._observe(spec)
         holder = str(spec.get("holderIdentity") or "")
         duration = float(spec.get("leaseDurationSeconds") or 0)
         if holder and holder != self.identity and self._observed_at + duration > time.monotonic():
-            return False  # held by someone else and not expired
+            return self._competed(False)  # held by someone else and not expired
         transitions = int(spec.get("leaseTransitions") or 0)
         if holder == self.identity:
             desired["acquireTime"] = spec.get("acquireTime") or now
@@ -183,14 +198,41 @@ class LeaderElector:
         updated = dict(lease)
         updated["spec"] = {**spec, **desired}
         try:
-            self._lease = await self.leases.update(updated)
+            self._lease = await self._write(self.leases.update(updated))
         except Conflict:
-            return False  # someone else wrote first
+            return self._competed(False)  # someone else wrote first
         except KubeError as exc:
-            log.warning("lease update failed", extra={"error": str(exc)})
-            return False
+            return self._failed(f"cannot update the lease: {exc}")
         self._observe(updated["spec"])
-        return True
+        return self._competed(True)
+
+    async def _write(self, write: Coroutine[Any, Any, dict[str, Any]]) -> dict[str, Any]:
+        """One create/update of the lease. Cancelled on the wire, `_writing` stays set, so that `run()` reads
+        the lease and releases it if the write made us the holder after all."""
+        self._writing = True
+        try:
+            result = await write
+        except asyncio.CancelledError:
+            raise
+        except BaseException:
+            self._writing = False
+            raise
+        self._writing = False
+        return result
+
+    def _failed(self, problem: str) -> bool:
+        """An attempt that could not compete. Logged when the problem is new, not every retry period."""
+        if problem != self.problem:
+            log.error("leader election cannot proceed; retrying", extra={
+                "problem": problem, "lease": f"{self.config.lock_namespace}/{self.config.lock_name}"})
+        self.problem = problem
+        return False
+
+    def _competed(self, won: bool) -> bool:
+        if self.problem is not None:
+            log.info("leader election proceeds again", extra={"was": self.problem})
+            self.problem = None
+        return won
 
     def _observe(self, spec: dict[str, Any]) -> None:
         if spec != self._observed_spec:
@@ -204,6 +246,16 @@ class LeaderElector:
                     self.on_new_leader(holder)
                 except Exception:
                     log.exception("on_new_leader callback failed")
+
+    async def _release_if_held(self) -> None:
+        """Read the lease and release it if it names us (after a write whose answer we did not wait for)."""
+        cfg = self.config
+        try:
+            self._lease = await asyncio.wait_for(self.leases.get(cfg.lock_name, cfg.lock_namespace),
+                                                 cfg.retry_period * 2)
+        except (KubeError, TimeoutError):
+            return  # nothing to release, or no way to know: the lease expires on its own
+        await self._release()
 
     async def _release(self) -> None:
         """Give the lease up at once: empty holder, 1 s duration (client-go's release)."""

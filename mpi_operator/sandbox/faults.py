@@ -12,6 +12,7 @@ import asyncio
 import dataclasses
 import random
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from mpi_operator.sandbox.errors import ApiError
@@ -24,6 +25,7 @@ class Faults:
     retry_after: int = 1
     throttle_rate: float = 0.0       # probability of a 429 (Retry-After), drawn after error_rate
     latency: float = 0.0             # seconds added before every matching request
+    reply_latency: float = 0.0       # seconds added after a matching request was served, before the answer
     watch_cut_seconds: float = 0.0   # end every watch stream after this long (0 = never)
     expire_watches: bool = False     # answer every watch resumed from a resourceVersion with 410 Expired
     # A watch from the resourceVersion of a list just served is a start, not a resume: it is not expired, or a
@@ -37,34 +39,20 @@ class Faults:
 
     @classmethod
     def parse(cls, spec: str) -> Faults:
+        """Settings from a spec string; ValueError names the setting, the value and what it may be."""
         f = cls()
         for part in filter(None, (p.strip() for p in spec.split(","))):
             key, _, value = part.partition("=")
-            if key == "error":
-                f.error_rate = float(value)
-            elif key == "error_code":
-                f.error_code = int(value)
-            elif key == "throttle":
-                f.throttle_rate = float(value)
-            elif key == "retry_after":
-                f.retry_after = int(value)
-            elif key == "latency":
-                f.latency = float(value)
-            elif key == "watch_cut":
-                f.watch_cut_seconds = float(value)
-            elif key == "expire_watches":
-                f.expire_watches = value.lower() in ("1", "true", "yes", "")
-            elif key == "verbs":
-                f.verbs = set(value.split("|"))
-            elif key == "resources":
-                f.resources = set(value.split("|"))
-            elif key == "seed":
-                f.seed = int(value)
-                f._rng.seed(f.seed)
-            elif key == "watch_cut_midline":
-                f.watch_cut_midline = value.lower() in ("1", "true", "yes", "")
-            else:
-                raise ValueError(f"unknown fault setting {key!r}")
+            key = key.strip()
+            if key not in _SETTINGS:
+                raise ValueError(f"unknown fault setting {key!r}; known: {', '.join(sorted(_SETTINGS))}")
+            attribute, convert = _SETTINGS[key]
+            try:
+                setattr(f, attribute, convert(value.strip()))
+            except ValueError as exc:
+                raise ValueError(f"{key}={value!r}: {exc}") from None
+        if f.seed is not None:
+            f._rng.seed(f.seed)
         return f
 
     def note_list(self, resource_version: str) -> None:
@@ -96,6 +84,12 @@ class Faults:
             if draw < self.error_rate + self.throttle_rate:
                 raise self._error(verb, resource, 429)
 
+    async def after_request(self, verb: str, resource: str) -> None:
+        """Hook run after a request was served and before it is answered: a write that is done, but whose
+        answer is late (or lost, if the client gives up first)."""
+        if self.reply_latency > 0 and self._applies(verb, resource):
+            await asyncio.sleep(self.reply_latency)
+
     def _error(self, verb: str, resource: str, code: int) -> ApiError:
         if code == 429:
             return ApiError(429, "TooManyRequests", "the server has received too many requests and has asked us "
@@ -117,3 +111,59 @@ class Faults:
         """The public settings as JSON-ready values (what GET /debug/faults answers)."""
         return {f.name: sorted(v) if isinstance(v := getattr(self, f.name), set) else v
                 for f in dataclasses.fields(self) if not f.name.startswith("_")}
+
+
+def _number(value: str, convert: Callable[[str], float], ok: Callable[[float], bool], allowed: str) -> float:
+    try:
+        number = convert(value)
+    except ValueError:
+        number = float("nan")
+    if not ok(number):  # nan fails every comparison
+        raise ValueError(f"must be {allowed}")
+    return number
+
+
+def _probability(value: str) -> float:
+    return _number(value, float, lambda p: 0.0 <= p <= 1.0, "a probability from 0 to 1")
+
+
+def _seconds(value: str) -> float:
+    return _number(value, float, lambda s: 0.0 <= s < float("inf"), "a number of seconds, 0 or more")
+
+
+def _error_code(value: str) -> int:
+    return int(_number(value, int, lambda c: c in (409, 429) or 500 <= c <= 599, "409, 429 or a 5xx code"))
+
+
+def _count(value: str) -> int:
+    return int(_number(value, int, lambda n: n >= 0, "an integer, 0 or more"))
+
+
+def _flag(value: str) -> bool:
+    if value.lower() in ("1", "true", "yes", ""):
+        return True
+    if value.lower() in ("0", "false", "no"):
+        return False
+    raise ValueError("must be 1 or 0 (true or false)")
+
+
+def _names(value: str) -> set[str]:
+    names = {n.strip() for n in value.split("|")}
+    if "" in names:
+        raise ValueError("must be names separated by |")
+    return names
+
+
+def _seed(value: str) -> int:
+    return int(_number(value, int, lambda n: n == n, "an integer"))
+
+
+# spec key -> (attribute, converter raising ValueError with what the value may be)
+_SETTINGS: dict[str, tuple[str, Callable[[str], object]]] = {
+    "error": ("error_rate", _probability), "error_code": ("error_code", _error_code),
+    "throttle": ("throttle_rate", _probability), "retry_after": ("retry_after", _count),
+    "latency": ("latency", _seconds), "reply_latency": ("reply_latency", _seconds),
+    "watch_cut": ("watch_cut_seconds", _seconds), "watch_cut_midline": ("watch_cut_midline", _flag),
+    "expire_watches": ("expire_watches", _flag), "verbs": ("verbs", _names), "resources": ("resources", _names),
+    "seed": ("seed", _seed),
+}

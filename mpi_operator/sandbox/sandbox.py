@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import os
+import socket
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
@@ -32,6 +34,11 @@ from mpi_operator.sandbox.server import ApiServer
 from mpi_operator.sandbox.store import CRD_KEY, Store
 
 DEFAULT_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease", "mpi-operator")
+MAX_HEADER_BYTES = 1 << 20
+
+
+class StartError(Exception):
+    """The sandbox cannot start (port in use, kubeconfig not writable); the message says which and why."""
 
 
 class Component(Protocol):
@@ -49,6 +56,8 @@ class Sandbox:
                  history_seconds: float = 300.0, watch_queue_size: int = 10000,
                  namespaces: Iterable[str] = DEFAULT_NAMESPACES, kubeconfig_path: str | Path | None = None,
                  components: Iterable[Component] = (), simulation: Any = None) -> None:
+        if not 0 <= port <= 65535:
+            raise ValueError(f"port {port} is not a port number (0 to 65535; 0 picks a free one)")
         self.host = host
         self.port = port
         self.simulate = simulate
@@ -74,6 +83,15 @@ class Sandbox:
         self.cluster: Any = None
 
     async def start(self) -> None:
+        """Serve; a port that cannot be bound or a kubeconfig that cannot be written raises StartError, with
+        everything started so far stopped again (a failed start leaves no task or socket behind)."""
+        try:
+            await self._start()
+        except BaseException:
+            await self.stop()
+            raise
+
+    async def _start(self) -> None:
         self.gc.start()
         for name in self.namespaces:
             if self.store.find("namespaces", None, name) is None:
@@ -82,15 +100,26 @@ class Sandbox:
         crds += [GANG_CRDS[g]() for g in self.gang]
         for crd in crds:
             self.install_crd(crd)
-        self._runner = web.AppRunner(self.server.app(), access_log=None, shutdown_timeout=1.0)
+        # Request line and headers up to 1 MiB, as Go's http.Server (kube-apiserver) allows: long selectors pass.
+        self._runner = web.AppRunner(self.server.app(), access_log=None, shutdown_timeout=1.0,
+                                     max_line_size=MAX_HEADER_BYTES, max_field_size=MAX_HEADER_BYTES)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
-        await site.start()
+        try:
+            await site.start()
+        except OSError as exc:
+            # asyncio's text repeats the address; the errno's text is the news (a host-name error has its own).
+            why = exc.strerror if isinstance(exc, socket.gaierror) or not exc.errno else os.strerror(exc.errno)
+            raise StartError(f"cannot listen on {self.host}:{self.port}: {why}") from None
         self.port = int(self._runner.addresses[0][1])
         self.url = f"http://{self.host}:{self.port}"
         self.server.server_address = f"{self.host}:{self.port}"
         if self._kubeconfig_path is not None:
-            write_kubeconfig(self._kubeconfig_path, self.url)
+            try:
+                write_kubeconfig(self._kubeconfig_path, self.url)
+            except OSError as exc:
+                raise StartError(f"cannot write the kubeconfig to {self._kubeconfig_path}: "
+                                 f"{exc.strerror or exc}") from None
         if self.simulate:
             self.components += self._simulators()
         for component in self.components:

@@ -20,12 +20,12 @@ from typing import Any
 
 import aiohttp
 import orjson
-import yaml
 from aiohttp import web
 from multidict import CIMultiDict
 
-from mpi_operator.sandbox import debug, openapi, protobuf
+from mpi_operator.sandbox import debug, openapi, protobuf, query
 from mpi_operator.sandbox.accounting import RequestLog, client_id
+from mpi_operator.sandbox.body import MAX_REQUEST_BODY_BYTES, decode, read_body, too_large
 from mpi_operator.sandbox.errors import ApiError, bad_request, expired, invalid, success_status
 from mpi_operator.sandbox.events import BOOKMARK, ERROR
 from mpi_operator.sandbox.faults import Faults
@@ -49,8 +49,6 @@ VERSION = {"major": "1", "minor": "37", "emulationMajor": "1", "emulationMinor":
            "buildDate": "2026-08-01T00:00:00Z", "goVersion": "go1.25.0", "compiler": "gc",
            "platform": "linux/amd64"}
 JSON = "application/json"
-# Go's strconv.ParseBool spellings of true (kubernetes_asyncio sends "True").
-_TRUE = ("1", "t", "T", "true", "TRUE", "True")
 EXPIRED_CONTINUE = ("The provided continue parameter is too old to display a consistent list result. You can start "
                     "a new list without the continue parameter.")
 
@@ -84,7 +82,8 @@ class ApiServer:
         self.debug_handlers: dict[str, debug.DebugHandler] = {"/debug/faults": debug.faults_endpoint(self.faults)}
 
     def app(self) -> web.Application:
-        app = web.Application(client_max_size=64 * 1024 * 1024)
+        # Bodies are read by body.read_body, which answers a Status; this bound covers any other read.
+        app = web.Application(client_max_size=MAX_REQUEST_BODY_BYTES)
         app.router.add_route("*", "/{tail:.*}", self.dispatch)
         return app
 
@@ -95,6 +94,8 @@ class ApiServer:
             return await self._dispatch(request)
         except ApiError as e:
             return self._error(e)
+        except web.HTTPRequestEntityTooLarge:
+            return self._error(too_large())
         except (ConnectionResetError, asyncio.CancelledError):
             raise
         except Exception as e:  # every failure must still be a Status body
@@ -134,7 +135,10 @@ class ApiServer:
         accounted = route.info.key + (f"/{route.subresource}" if route.subresource else "")
         self.requests.record(route.verb, accounted, ns_label, client_id(request.headers.get("User-Agent", "")))
         await self.faults.before_request(route.verb, route.info.key)
-        return await self._serve(request, route)
+        response = await self._serve(request, route)
+        if route.verb != "watch":
+            await self.faults.after_request(route.verb, route.info.key)
+        return response
 
     def _simple_get(self, path: str, parts: list[str], accept: str = "") -> web.StreamResponse | None:
         reg = self.store.registry
@@ -192,7 +196,7 @@ class ApiServer:
             raise ApiError(404, "NotFound", "the server could not find the requested resource")
         method = request.method
         q = request.query
-        watching = watch_prefix or q.get("watch") in _TRUE
+        watching = watch_prefix or bool(query.boolean(q, "watch"))
         if name is None:
             verb = {"GET": "watch" if watching else "list", "POST": "create",
                     "DELETE": "deletecollection"}.get(method)
@@ -224,7 +228,7 @@ class ApiServer:
             obj = self.store.get(info, r.namespace, r.name)
             if mode == "table":
                 return self._json(self._table(info, [obj], True, self.store.resource_version,
-                                              request.query.get("includeObject", "Metadata")))
+                                              _include_object(request.query)))
             return self._json(obj)
         opts = self._write_options(request)
         if r.verb == "create":
@@ -248,11 +252,7 @@ class ApiServer:
             from mpi_operator.sandbox.patching import patch_kind
 
             kind = patch_kind(ctype)
-            raw = await request.read()
-            try:
-                patch = yaml.safe_load(raw) if kind == "apply" else orjson.loads(raw)
-            except (orjson.JSONDecodeError, yaml.YAMLError) as e:
-                raise bad_request(f"error decoding patch: {e}") from e
+            patch = await decode(await read_body(request), "error decoding patch", yaml_allowed=kind == "apply")
             obj, created = self.store.patch(info, r.namespace, r.name, kind, patch, r.subresource, opts)
             return self._json(obj, 201 if created else 200, opts.warnings)
         if r.verb == "delete":
@@ -321,15 +321,24 @@ class ApiServer:
     async def _pod_log(self, request: web.Request, r: Route) -> web.StreamResponse:
         assert r.name is not None
         pod = self.store.get(r.info, r.namespace, r.name)
+        q = request.query
+        for number in ("tailLines", "sinceSeconds", "limitBytes"):
+            query.int64(q, number)  # PodLogOptions: a bad number is a 400, as on a real server
+        container = q.get("container")
+        spec = pod.get("spec") or {}
+        names = {c.get("name") for key in ("containers", "initContainers", "ephemeralContainers")
+                 for c in spec.get(key) or []}
+        if container and container not in names:
+            raise bad_request(f"container {container} is not valid for pod {r.name}")
         if self.log_hook is not None:
             return web.Response(text=self.log_hook(pod, dict(request.query)), content_type="text/plain")
         return await self._kubelet_log(pod, dict(request.query))
 
-    async def _kubelet_log(self, pod: Obj, query: dict[str, str]) -> web.StreamResponse:
+    async def _kubelet_log(self, pod: Obj, params: dict[str, str]) -> web.StreamResponse:
         """As kube-apiserver: ask the kubelet of the pod's node (its InternalIP and kubelet port) for the log."""
         name, spec = pod["metadata"]["name"], pod.get("spec") or {}
         containers = [c.get("name", "") for c in spec.get("containers") or []]
-        container = query.pop("container", "") or (containers[0] if len(containers) == 1 else "")
+        container = params.pop("container", "") or (containers[0] if len(containers) == 1 else "")
         if not container:
             raise bad_request(f"a container name must be specified for pod {name}, choose one of: "
                               f"[{' '.join(containers)}]")
@@ -344,7 +353,7 @@ class ApiServer:
         url = f"https://{address}:{port}/containerLogs/{pod['metadata']['namespace']}/{name}/{container}"
         try:
             async with aiohttp.ClientSession() as session, session.get(
-                    url, params=query, ssl=False, timeout=aiohttp.ClientTimeout(total=5)) as resp:
+                    url, params=params, ssl=False, timeout=aiohttp.ClientTimeout(total=5)) as resp:
                 body = await resp.read()
                 if resp.status != 200:
                     raise bad_request(body.decode(errors="replace").strip() or f"kubelet answered {resp.status}")
@@ -371,8 +380,10 @@ class ApiServer:
         q = request.query
         info = r.info
         rv, match, cont = q.get("resourceVersion", ""), q.get("resourceVersionMatch", ""), q.get("continue", "")
+        # k8s.io/apiserver pages only when limit > 0: zero and negative limits mean "everything, one page".
+        limit = max(query.int64(q, "limit") or 0, 0)
+        query.int64(q, "timeoutSeconds")  # parsed (a bad one is 400) though a list has no use for it
         self._check_list_options(rv, match, cont, q)
-        limit = int(q.get("limit") or 0)
         matcher = self._matcher(request, info)
         if cont:
             list_rv, items, offset = self._page_from_token(cont)
@@ -384,7 +395,7 @@ class ApiServer:
                     raise ApiError(504, "Timeout", f"Too large resource version: {want}, current: {current}",
                                    {"causes": [{"reason": "ResourceVersionTooLarge",
                                                 "message": "Too large resource version"}], "retryAfterSeconds": 1})
-                if (match == "Exact" or (limit and not match)) and want != current:
+                if (match == "Exact" or (limit > 0 and not match)) and want != current:
                     raise expired(f"too old resource version: {want} ({current})")
             items, list_rv = self.store.list(info, r.namespace, matcher)
             offset = 0
@@ -397,7 +408,7 @@ class ApiServer:
             if matcher is None:
                 meta["remainingItemCount"] = len(items) - offset - limit
         if mode == "table":
-            table = self._table(info, page, True, list_rv, q.get("includeObject", "Metadata"))
+            table = self._table(info, page, True, list_rv, _include_object(q))
             table["metadata"] = meta
             return self._json(table)
         body = self._list_body(info, page, list_rv)
@@ -423,7 +434,7 @@ class ApiServer:
                           'resourceVersion "0"')
         if cont and rv not in ("", "0"):
             raise bad_request("specifying resource version is not allowed when using continue")
-        if q.get("sendInitialEvents") and q.get("watch") not in _TRUE:
+        if q.get("sendInitialEvents") is not None:
             raise bad("sendInitialEvents", "Forbidden: sendInitialEvents is forbidden for list")
 
     def _page_token(self, list_rv: str, items: list[Obj], offset: int) -> str:
@@ -442,6 +453,9 @@ class ApiServer:
         snap = self._pages.get(key)
         if snap is None:
             raise expired(EXPIRED_CONTINUE)
+        if not 0 <= offset <= len(snap[1]):
+            # Only a hand-made token gets here; a page must never step backwards, or clients page forever.
+            raise bad_request(f"continue key is not valid: offset {offset} is outside the list")
         return snap[0], snap[1], offset
 
     def _list_body(self, info: ResourceInfo, items: list[Obj], list_rv: str) -> dict[str, Any]:
@@ -456,8 +470,12 @@ class ApiServer:
         info = r.info
         rv = q.get("resourceVersion") or None
         match = q.get("resourceVersionMatch", "")
-        initial_events = q.get("sendInitialEvents") in _TRUE
-        bookmarks = q.get("allowWatchBookmarks") in _TRUE
+        initial_events = bool(query.boolean(q, "sendInitialEvents"))
+        bookmarks = bool(query.boolean(q, "allowWatchBookmarks"))
+        include_object = _include_object(q)
+        # As kube-apiserver: unset or 0 picks the default lifetime; a negative value ends the watch at once.
+        timeout_seconds = query.int64(q, "timeoutSeconds") or 0
+        timeout = float(timeout_seconds) if timeout_seconds else random.uniform(1800, 3600)
         if q.get("sendInitialEvents") is not None:
             if match != "NotOlderThan":
                 raise invalid("ListOptions", "meta.k8s.io", "", [{
@@ -468,7 +486,6 @@ class ApiServer:
                 "reason": "FieldValueForbidden", "field": "resourceVersionMatch",
                 "message": "Forbidden: resourceVersionMatch is forbidden for watch unless sendInitialEvents is "
                            "provided"}])
-        timeout = float(q["timeoutSeconds"]) if q.get("timeoutSeconds") else random.uniform(1800, 3600)
         matcher = self._matcher(request, info)
         error: ApiError | None = None
         watcher = None
@@ -532,7 +549,7 @@ class ApiServer:
                         etype, obj = out
                         if mode == "table":
                             table = self._table(info, [obj], first_table, obj["metadata"].get("resourceVersion", ""),
-                                                q.get("includeObject", "Metadata"))
+                                                include_object)
                             first_table = False
                             chunk.append(orjson.dumps({"type": etype, "object": table}) + b"\n")
                         elif etype == item.type and obj is item.object:
@@ -609,8 +626,8 @@ class ApiServer:
     @staticmethod
     def _json(obj: Any, status: int = 200, warnings: list[str] | None = None) -> web.Response:
         headers: CIMultiDict[str] = CIMultiDict({"Content-Type": JSON})
-        for w in warnings or []:
-            headers.add("Warning", f'299 - "{w}"')
+        for value in warning_headers(warnings or []):
+            headers.add("Warning", value)
         return web.Response(status=status, body=orjson.dumps(obj), headers=headers)
 
     @staticmethod
@@ -618,17 +635,13 @@ class ApiServer:
         ctype = request.headers.get("Content-Type", "").split(";")[0].strip().lower()
         if ctype == protobuf.PROTOBUF:
             try:
-                return protobuf.decode(await request.read())
+                return protobuf.decode(await read_body(request))
             except protobuf.ProtobufError as e:
                 raise ApiError(415, "UnsupportedMediaType", str(e)) from e
         if ctype not in ("", JSON, "application/yaml", "*/*"):
             raise ApiError(415, "UnsupportedMediaType", f"the body of the request was in an unknown format - "
                            f"accepted media types include: {JSON}, application/yaml")
-        raw = await request.read()
-        try:
-            body = orjson.loads(raw) if raw.lstrip()[:1] in (b"{", b"[") else yaml.safe_load(raw)
-        except (orjson.JSONDecodeError, yaml.YAMLError) as e:
-            raise bad_request(f"the body of the request could not be decoded: {e}") from e
+        body = await decode(await read_body(request), "the body of the request could not be decoded")
         if not isinstance(body, dict):
             raise bad_request("the body of the request was in an unknown format")
         return body
@@ -643,29 +656,56 @@ class ApiServer:
         if validation not in ("Ignore", "Warn", "Strict"):
             raise bad_request(f"fieldValidation must be one of Ignore, Warn, Strict; got {validation}")
         return WriteOptions(dry_run=bool(dry), field_validation=validation, field_manager=q.get("fieldManager", ""),
-                            force=q.get("force") in _TRUE, prune_builtin=True)
+                            force=bool(query.boolean(q, "force")), prune_builtin=True)
 
     @staticmethod
     async def _delete_options(request: web.Request) -> dict[str, Any]:
         q = request.query
         options: dict[str, Any] = {}
-        raw = await request.read()
+        raw = await read_body(request)
         if raw.strip():
-            try:
-                body = orjson.loads(raw)
-            except orjson.JSONDecodeError as e:
-                raise bad_request(f"invalid DeleteOptions: {e}") from e
+            body = await decode(raw, "invalid DeleteOptions", yaml_allowed=False)
             if isinstance(body, dict):
                 options.update({k: v for k, v in body.items() if k not in ("kind", "apiVersion")})
-        if q.get("gracePeriodSeconds") is not None:
-            options["gracePeriodSeconds"] = int(q["gracePeriodSeconds"])
+        grace = query.int64(q, "gracePeriodSeconds")
+        if grace is not None:
+            options["gracePeriodSeconds"] = grace
         if q.get("propagationPolicy"):
             options["propagationPolicy"] = q["propagationPolicy"]
-        if q.get("orphanDependents") is not None:
-            options["orphanDependents"] = q["orphanDependents"] in _TRUE
+        orphan = query.boolean(q, "orphanDependents")
+        if orphan is not None:
+            options["orphanDependents"] = orphan
         if q.getall("dryRun", []):
             options["dryRun"] = ["All"]
         return options
+
+
+# kube-apiserver's limits on Warning headers (k8s.io/apiserver pkg/endpoints/filters/warning.go).
+_WARNINGS_TOTAL_RUNES = 4 * 1024
+_WARNING_TRUNCATED_RUNES = 256
+
+
+def warning_headers(warnings: list[str]) -> list[str]:
+    """RFC 7234 `Warning` values as kube-apiserver writes them: code 299, agent "-", the text quoted with `\\`
+    and `"` escaped (so `unknown field "spec.x"` reaches kubectl intact), duplicates dropped; past 4096 characters
+    in all, every text is cut to 256 characters, and the texts beyond the total are dropped."""
+    texts = list(dict.fromkeys(w.replace("\r", " ").replace("\n", " ") for w in warnings if w))
+    if sum(map(len, texts)) > _WARNINGS_TOTAL_RUNES:
+        kept, total = [], 0
+        for text in (t[:_WARNING_TRUNCATED_RUNES] for t in texts):
+            if total >= _WARNINGS_TOTAL_RUNES:
+                break
+            kept.append(text)
+            total += len(text)
+        texts = kept
+    return ['299 - "' + t.replace("\\", "\\\\").replace('"', '\\"') + '"' for t in texts]
+
+
+def _include_object(q: query.Query) -> str:
+    value = q.get("includeObject", "") or "Metadata"
+    if value not in ("None", "Metadata", "Object"):
+        raise bad_request(f"unrecognized includeObject value: {orjson.dumps(value).decode()}")
+    return value
 
 
 class _Matcher:

@@ -7,9 +7,12 @@ import asyncio
 import contextlib
 import time
 
+import pytest
+
 from mpi_operator.kube.client import Client
 from mpi_operator.kube.leaderelection import LeaderElectionConfig, LeaderElector
 from mpi_operator.kube.resource import LEASES
+from mpi_operator.sandbox import Sandbox
 from tests.kube.conftest import eventually, unique
 
 # Short durations keep the tests fast; the ratios are the production ones' constraints.
@@ -120,3 +123,40 @@ async def test_a_leader_that_loses_its_lease_stops_at_once(kube: Client) -> None
     await asyncio.wait_for(cand.task, 2)  # run() returned: the caller exits or campaigns again
     assert not cand.elector.is_leader
     assert (await leases.get(lock, "mpi-operator"))["spec"]["holderIdentity"] == "intruder"
+
+
+async def test_a_candidate_cancelled_while_its_lease_write_is_on_the_wire_releases_what_it_won(
+        sandbox: Sandbox, kube: Client) -> None:
+    # The create reaches the server and wins, but the candidate is cancelled (a stop signal) before the answer.
+    lock = unique("lock")
+    sandbox.faults.replace("reply_latency=0.5,verbs=create,resources=leases.coordination.k8s.io")
+    cand = Candidate(kube, lock)
+    try:
+        await eventually(lambda: sandbox.store.find("leases.coordination.k8s.io", "mpi-operator", lock))
+        await cand.kill()
+    finally:
+        sandbox.faults.replace("")
+    assert not cand.leading.is_set()
+    lease = await kube.resource(LEASES).get(lock, "mpi-operator")
+    assert lease["spec"]["holderIdentity"] == "", "the lease it took on the wire is given back at once"
+
+
+async def test_a_missing_lease_namespace_is_reported_once_and_clears_when_created(
+        sandbox: Sandbox, kube: Client, caplog: pytest.LogCaptureFixture) -> None:
+    namespace = unique("ns")
+    elector = LeaderElector(kube, LeaderElectionConfig(namespace, "lock", lease_duration=LEASE,
+                                                       renew_deadline=RENEW, retry_period=RETRY))
+    task = asyncio.create_task(elector.run())
+    try:
+        await eventually(lambda: elector.problem)
+        assert elector.problem == f'the lease namespace "{namespace}" does not exist'
+        await eventually(lambda: sandbox.requests.count("create", "leases.coordination.k8s.io") >= 3)
+        reports = [r for r in caplog.records if r.getMessage().startswith("leader election cannot proceed")]
+        assert len(reports) == 1, "a lasting problem is logged once, not every retry period"
+        sandbox.store.create("namespaces", None, {"metadata": {"name": namespace}})
+        await eventually(lambda: elector.is_leader)
+        assert elector.problem is None
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

@@ -47,17 +47,22 @@ async def eventually(check: Callable[[], Any], within: float, what: str) -> Any:
 
 
 class Operator:
-    def __init__(self, kubeconfig: Path, *extra: str) -> None:
+    """`mpi-operator run` as a child process; `kubeconfig=None` leaves the connection flags to `extra`."""
+
+    def __init__(self, kubeconfig: Path | None, *extra: str, env: dict[str, str] | None = None) -> None:
         self.health = free_port()
         self.metrics = free_port()
-        self.args = [sys.executable, "-m", "mpi_operator", "run", "--kubeconfig", str(kubeconfig),
+        self.args = [sys.executable, "-m", "mpi_operator", "run",
+                     *(("--kubeconfig", str(kubeconfig)) if kubeconfig is not None else ()),
                      "--health-port", str(self.health), "--monitoring-port", str(self.metrics),
                      "--kube-api-qps", "200", "--kube-api-burst", "400", *extra]
+        self.extra_env = env or {}
         self.proc: asyncio.subprocess.Process | None = None
 
     async def start(self) -> None:
         env = {**os.environ, "PYTHONPATH": str(REPO)}
         env.pop("KUBECONFIG", None)
+        env.update(self.extra_env)
         # Logs go to a file: a pipe nobody reads while the process runs could fill and stall it.
         self.log = tempfile.TemporaryFile()  # noqa: SIM115 (lives as long as the process)
         self.proc = await asyncio.create_subprocess_exec(*self.args, env=env, stdout=asyncio.subprocess.DEVNULL,
@@ -77,10 +82,27 @@ class Operator:
     async def ready(self) -> bool:
         return (await self.get(self.health, "/readyz"))[0] == 200
 
+    async def not_ready_because(self, check: str) -> str:
+        """The /readyz body when it answers 503 naming `check` (a line `check: reason`), else ''."""
+        status, body = await self.get(self.health, "/readyz")
+        return body if status == 503 and f"{check}:" in body else ""
+
     async def stop(self) -> None:
         if self.proc is not None and self.proc.returncode is None:
             self.proc.kill()
             await self.proc.wait()
+
+    async def exit_code(self, within: float) -> int:
+        assert self.proc is not None
+        return await asyncio.wait_for(self.proc.wait(), within)
+
+    async def seconds_to_exit_after(self, sig: signal.Signals, within: float = 20) -> tuple[int, float]:
+        """Send `sig`; (exit code, seconds from the signal to the exit)."""
+        assert self.proc is not None
+        self.proc.send_signal(sig)
+        sent = time.monotonic()
+        code = await self.exit_code(within)
+        return code, time.monotonic() - sent
 
 
 @pytest_asyncio.fixture(loop_scope="module", scope="module")
