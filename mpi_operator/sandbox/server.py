@@ -449,13 +449,14 @@ class ApiServer:
             data = orjson.loads(base64.urlsafe_b64decode(token.encode()))
             key, offset = str(data["k"]), int(data["o"])
         except (ValueError, KeyError, TypeError) as e:
-            raise bad_request(f"continue key is not valid: {e}") from e
+            raise bad_request(f"invalid continue token: continue key is not valid: {e}") from e
         snap = self._pages.get(key)
         if snap is None:
             raise expired(EXPIRED_CONTINUE)
         if not 0 <= offset <= len(snap[1]):
             # Only a hand-made token gets here; a page must never step backwards, or clients page forever.
-            raise bad_request(f"continue key is not valid: offset {offset} is outside the list")
+            raise bad_request(f"invalid continue token: continue key is not valid: offset {offset} is outside "
+                              "the list")
         return snap[0], snap[1], offset
 
     def _list_body(self, info: ResourceInfo, items: list[Obj], list_rv: str) -> dict[str, Any]:

@@ -209,13 +209,11 @@ class Store:
         self._watchers.get(w.info.key, set()).discard(w)
 
     def parse_rv(self, value: str) -> int:
-        try:
-            rv = int(value)
-        except ValueError:
-            raise bad_request(f'invalid resource version "{value}"') from None
-        if rv < 0:
-            raise bad_request(f'invalid resource version "{value}"')
-        return rv
+        # kube-apiserver's text (ParseUint of the storage layer).
+        if not value.isdigit() or not value.isascii():
+            raise bad_request(f'invalid resource version: resourceVersion: Invalid value: "{value}": '
+                              f'strconv.ParseUint: parsing "{value}": invalid syntax')
+        return int(value)
 
     def compact(self, keep: int = 0) -> None:
         """Forget all but the last `keep` history events (tests and fault injection use this to force 410s)."""
