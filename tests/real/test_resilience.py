@@ -44,7 +44,10 @@ async def lease_holder(api: Client) -> str | None:
 
 @pytest.fixture
 def single(ground: Ground) -> Iterator[OperatorProcess]:
-    op = ground.operator(name="survivor").wait_ready()
+    # A lease that outlives an API server restart on a loaded machine: the operator keeps leading, so its
+    # informers (not a new leadership term's) must reconnect, and meet the 410.
+    op = ground.operator("--leader-elect-lease-duration", "60", "--leader-elect-renew-deadline", "45",
+                         name="survivor").wait_ready()
     yield op
     op.stop()
 
