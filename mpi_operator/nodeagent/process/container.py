@@ -1,10 +1,10 @@
-"""One running container: `nsenter --net=<pod> unshare --mount --uts --ipc --pid --fork` around
-container_init, which becomes the container's command as PID 1 of its own PID namespace.
+"""One running container: `nsenter --net=<pod> unshare --mount --uts --ipc --pid` and a waiting shell
+whose one child, container_init, is PID 1 of the new PID namespace and becomes the container's command.
 
 Invariant: the container's main process is signalled only through a pidfd (never a pid that may have been
-reused); `unshare` returns only after that PID 1 has exited, and the kernel ends every other process of a
-PID namespace before its PID 1 is reported gone, so once `wait` returns nothing the container started is
-left (sshd's session children, orted, hydra proxies).
+reused); the waiter exits only after that PID 1 has, and the kernel ends every other process of a PID
+namespace before its PID 1 is reported gone, so once `wait` returns nothing the container started is left
+(sshd's session children, orted, hydra proxies).
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from mpi_operator.nodeagent.process.tools import tool_path
 from mpi_operator.nodeagent.runtime import StartError
 
 START_TIMEOUT = 60.0          # building the root is quick; this only bounds a hung start
+WAITER = 'exec 2>/dev/null; "$@" 2>&1 & wait $!; exit $?'   # its own messages ("Killed") stay out of the log
 HOST_ENV = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL": "C"}
 
 
@@ -72,12 +73,16 @@ class ProcessContainer:
         fd = os.open(spec_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)   # holds env values: root only
         with os.fdopen(fd, "w") as file:
             json.dump({**plan.init_spec, "staging": str(plan.directory / "mnt"), "status_fd": write_end}, file)
+        # sh, not `unshare --fork`, waits for the container's PID 1: unshare cannot pass on a SIGKILL death
+        # (it exits 1 and says so in the log), while `wait` gives 128 + signal, the code a runtime reports.
         argv = [
-            tool_path("unshare"), "--mount", "--uts", "--ipc", "--pid", "--fork", "--kill-child",
-            sys.executable, "-I", container_init.__file__, str(spec_path),
+            tool_path("unshare"), "--mount", "--uts", "--ipc", "--pid", "--",
+            "/bin/sh", "-c", WAITER, "sh", sys.executable, "-I", container_init.__file__, str(spec_path),
         ]
         if plan.netns_path is not None:
             argv = [tool_path("nsenter"), f"--net={plan.netns_path}", "--", *argv]
+        # The waiter dies with the runtime's thread, and the container with the waiter (setpriv in init).
+        argv = [tool_path("setpriv"), "--pdeathsig", "KILL", "--", *argv]
         log = os.open(plan.directory / "log", os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
         try:
             process = await asyncio.create_subprocess_exec(
@@ -90,13 +95,17 @@ class ProcessContainer:
         try:
             status = await asyncio.wait_for(_read_line(read_end), START_TIMEOUT)
             if status != "ok":
+                # init exits by itself after saying why; the waiter follows it, so nothing is left.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(process.wait(), START_TIMEOUT)
                 message = status.removeprefix("error ").strip() or _tail(plan.directory / "log")
                 raise StartError(message or f"container init exited with {process.returncode}")
             pidfd, pid_ns = _open_main_process(process.pid)
         except BaseException:
-            with contextlib.suppress(ProcessLookupError):
-                process.kill()
-            await process.wait()
+            if process.returncode is None:
+                with contextlib.suppress(ProcessLookupError):
+                    process.kill()   # init dies with its waiter (its parent-death signal)
+                await process.wait()
             spec_path.unlink(missing_ok=True)
             raise
         finally:
@@ -112,6 +121,10 @@ class ProcessContainer:
 
     async def wait(self) -> int:
         return await asyncio.shield(self._exited)
+
+    def wait_done(self) -> bool:
+        """Whether the container has exited (wait() would return at once)."""
+        return self._exited.done()
 
     async def wait_ready(self) -> None:
         """Readiness is the agent's business (probes); a started process is ready as far as we know."""
@@ -151,9 +164,9 @@ async def _read_line(fd: int) -> str:
 
 
 def _open_main_process(unshare_pid: int) -> tuple[int, str]:
-    """A pidfd for unshare's only child (the container's PID 1 as the node sees it) and its PID namespace;
-    (-1, "") when the command has already finished. The child's parent is checked after the pidfd is
-    taken: unshare forks once, so a matching parent proves the pid was not reused in between."""
+    """A pidfd for the waiter's only child (the container's PID 1 as the node sees it) and its PID
+    namespace; (-1, "") when the command has already finished. The child's parent is checked after the
+    pidfd is taken: the waiter forks once, so a matching parent proves the pid was not reused in between."""
     try:
         children = Path(f"/proc/{unshare_pid}/task/{unshare_pid}/children").read_text().split()
     except (FileNotFoundError, ProcessLookupError):

@@ -1,5 +1,5 @@
-"""The first process of a container: run by `unshare` as PID 1 of fresh mount, UTS, IPC and PID namespaces
-(inside the pod's network namespace), it builds the container's root and then becomes the container's
+"""The first process of a container: PID 1 of fresh mount, UTS, IPC and PID namespaces (inside the pod's
+network namespace; container.py starts it), it builds the container's root and then becomes the container's
 command (`exec setpriv ... -- command`), so the command is PID 1 and its exit ends the whole namespace.
 
 The root: an overlay of the image's layer (copied into a tmpfs) over the node's `/`, its upper directory
@@ -17,6 +17,7 @@ import json
 import os
 import platform
 import shutil
+import signal
 import stat
 import sys
 from typing import Any
@@ -24,10 +25,12 @@ from typing import Any
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
 MS_REMOUNT, MS_BIND, MS_REC = 32, 4096, 16384
 MNT_DETACH = 2
+PR_SET_PDEATHSIG = 1
 PIVOT_ROOT = {"x86_64": 155, "aarch64": 41}
 OLD_ROOT = "/.oldroot"
 POD_DIR = "/etc/.pod"
 POD_FILES = ("hosts", "resolv.conf", "hostname")
+BOOT_ID = "/proc/sys/kernel/random/boot_id"
 DEVICES = {"null": (1, 3), "zero": (1, 5), "full": (1, 7), "random": (1, 8), "urandom": (1, 9), "tty": (5, 0)}
 OPAQUE_XATTR = "trusted.overlay.opaque"
 
@@ -129,6 +132,7 @@ def build_root(spec: dict[str, Any]) -> None:
 
     # Sources are opened on the node's tree, before the pivot, so no path is resolved twice.
     pod_fd = os.open(spec["pod_dir"], os.O_PATH | os.O_CLOEXEC)
+    boot_id_fd = os.open(spec["boot_id"], os.O_PATH | os.O_CLOEXEC)
     mount_fds = [os.open(m["source"], os.O_PATH | os.O_CLOEXEC) for m in spec["mounts"]]
 
     mount("proc", f"{root}/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
@@ -145,6 +149,10 @@ def build_root(spec: dict[str, Any]) -> None:
     os.chdir("/")
 
     # Paths below are inside the container's root now, so a symlink in a mount path stays inside it.
+    # One kernel serves every node of the runtime; a boot id per node keeps software that tells hosts
+    # apart by it (UCX, under MPICH) from taking two nodes for one and using shared memory between them.
+    bind_fd(boot_id_fd, BOOT_ID, True)
+    os.close(boot_id_fd)
     make_mount_point(POD_DIR, True)
     bind_fd(pod_fd, POD_DIR, True)
     for name in POD_FILES:
@@ -171,11 +179,14 @@ def setpriv_argv(spec: dict[str, Any], command: str) -> list[str]:
         *(["--groups", groups] if groups else ["--clear-groups"]),
         "--bounding-set", "-all," + ",".join(f"+{c}" for c in spec["capabilities"]),
         "--inh-caps", "-all",
+        "--pdeathsig", "KILL",   # set after the uid change, which clears it: the container dies with its waiter
         "--", command, *spec["argv"][1:],
     ]
 
 
 def main() -> int:
+    # Until setpriv sets it again for the command: die with the waiter, e.g. when a start is abandoned.
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     with open(sys.argv[1]) as file:
         spec = json.load(file)
     os.unlink(sys.argv[1])

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import shutil
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,6 +58,10 @@ class ProcessSandbox:
     def pod_files(self) -> Path:
         return self.directory / "etc"
 
+    @property
+    def boot_id_file(self) -> Path:
+        return self.directory / "boot_id"
+
     def volume_dir(self, name: str) -> Path:
         return self.directory / "volumes" / name
 
@@ -91,6 +96,7 @@ class ProcessRuntime:
         self.network = PodNetwork(self.prefix, cluster_cidr)
         self.layers = LayerStore(image_map or ImageMap(), cache_dir)
         self._sandboxes: dict[str, ProcessSandbox] = {}
+        self._boot_ids: dict[str, str] = {}   # node -> the boot id its containers see
         self._closed = False
 
     @staticmethod
@@ -114,6 +120,8 @@ class ProcessRuntime:
             ip = link.ip if link else await _node_address()
             sandbox = ProcessSandbox(identity=pod, ip=ip, directory=directory, link=link)
             podfiles.write_pod_files(sandbox.pod_files, pod, ip, (), self.cluster_domain)
+            boot_id = self._boot_ids.setdefault(pod.node, str(uuid.uuid4()))
+            podfiles.write_atomically(sandbox.boot_id_file, f"{boot_id}\n".encode(), 0o444)
         except BaseException:
             shutil.rmtree(directory, ignore_errors=True)
             raise
@@ -155,6 +163,7 @@ class ProcessRuntime:
             init_spec={
                 "layer": str(image.layer),
                 "pod_dir": str(box.pod_files),
+                "boot_id": str(box.boot_id_file),
                 "hostname": box.identity.hostname,
                 "mounts": [self._mount(box, m) for m in spec.mounts],
                 "argv": argv,

@@ -25,6 +25,7 @@ from mpi_operator.controller.options import ControllerOptions
 from mpi_operator.controller.ssh import desired_secret, generate_ssh_key_pair
 from mpi_operator.controller.worker import desired_worker_pod
 from mpi_operator.nodeagent.process import ProcessRuntime, ProcessSandbox
+from mpi_operator.nodeagent.process.container import ProcessContainer
 from mpi_operator.nodeagent.runtime import (
     ContainerSpec,
     HostEntry,
@@ -160,11 +161,16 @@ class RunningJob:
 
     rendered: RenderedJob
     sandboxes: list[ProcessSandbox] = field(default_factory=list)
-    containers: list[Any] = field(default_factory=list)
+    containers: list[ProcessContainer] = field(default_factory=list)
 
     @property
-    def launcher(self) -> Any:
+    def launcher(self) -> ProcessContainer:
         return self.containers[-1]
+
+    async def start(self, runtime: ProcessRuntime, box: ProcessSandbox, spec: ContainerSpec) -> None:
+        started = await runtime.start_container(box, spec)
+        assert isinstance(started, ProcessContainer)
+        self.containers.append(started)
 
 
 async def start_job(runtime: ProcessRuntime, rendered: RenderedJob, ssh_port: int,
@@ -181,10 +187,10 @@ async def start_job(runtime: ProcessRuntime, rendered: RenderedJob, ssh_port: in
     for box in running.sandboxes:
         await runtime.write_hosts(box, entries)
     for pod, box in zip(rendered.workers, running.sandboxes, strict=False):
-        running.containers.append(await runtime.start_container(box, container(pod)))
+        await running.start(runtime, box, container(pod))
     for box in running.sandboxes[:-1]:
         async def listening(box: ProcessSandbox = box) -> bool:
             return await runtime.tcp_probe(box, ssh_port)
         await wait_for(listening, 20, f"sshd on {box.identity.name}:{ssh_port}")
-    running.containers.append(await runtime.start_container(running.sandboxes[-1], container(rendered.launcher)))
+    await running.start(runtime, running.sandboxes[-1], container(rendered.launcher))
     return running
