@@ -92,3 +92,15 @@ async def test_two_runtimes_on_one_machine_do_not_collide(runtime: ProcessRuntim
         await other.close()
     assert runtime_leftovers(other, set()) == []
     assert await runtime.tcp_probe(ours, SSH_PORT)   # closing one runtime leaves the other's pods alone
+
+
+async def test_a_host_network_pod_shares_the_nodes_network_without_changing_it(runtime: ProcessRuntime) -> None:
+    host_before = _host_network()
+    box = await runtime.create_sandbox(PodIdentity(uid="hn-uid", namespace="ns", name="hn", hostname="hn",
+                                                   subdomain=None, node="node-a", host_network=True))
+    assert box.link is None
+    code, out = await _bash(runtime, box, "ip -o -4 addr show scope global; hostname")
+    assert code == 0, out
+    assert f"inet {box.ip}/" in out or box.ip == "127.0.0.1"
+    assert out.split()[-1] == "hn"   # its own UTS namespace still
+    assert _host_network() == host_before
