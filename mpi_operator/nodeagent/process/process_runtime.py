@@ -10,6 +10,7 @@ directory, and `remove_sandbox` / `close` take all of it away again: processes, 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import secrets
 import shutil
 import uuid
@@ -216,6 +217,8 @@ class ProcessRuntime:
             await self.remove_sandbox(box)
         await self.network.close()
         shutil.rmtree(self.state_dir, ignore_errors=True)
+        with contextlib.suppress(OSError):   # shared by every runtime of the node: only when empty
+            self.state_dir.parent.rmdir()
         self._closed = True
 
     def _own(self, sandbox: Sandbox, removed_ok: bool = False) -> ProcessSandbox:
