@@ -6,7 +6,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 DOCKERFILES = $(shell find images -name Dockerfile -o -name '*.Dockerfile' | sort)
 
-.PHONY: venv run test lint unit bench manifests chaos clean controlplane test-real
+.PHONY: venv run test lint unit bench manifests chaos clean controlplane test-real node-deps
 
 venv: $(STAMP)
 
@@ -43,7 +43,11 @@ controlplane:
 test-real: $(STAMP) controlplane
 	$(PY) -m pytest -q tests/real -k real
 
-test: lint controlplane unit
+# Debian packages the process runtime's real-MPI tests need (a no-op when installed, a skip when not root).
+node-deps:
+	hack/install-node-deps.sh
+
+test: node-deps lint controlplane unit
 
 bench: $(STAMP)
 	$(PY) -m mpi_operator.bench
