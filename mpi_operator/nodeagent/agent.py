@@ -198,7 +198,11 @@ class PodWorker:
             # As the kubelet: the containers stay ContainerCreating while a volume cannot be mounted.
             log.info("node agent: pod %s waits for its volumes: %s", self.key, e)
             return False
-        self.sandbox = await self.agent.runtime.create_sandbox(podspec.identity(pod))
+        try:
+            self.sandbox = await self.agent.runtime.create_sandbox(podspec.identity(pod))
+        except Exception as e:  # the kubelet's FailedCreatePodSandBox: stay ContainerCreating and retry
+            log.warning("node agent: creating the sandbox of pod %s failed: %s", self.key, e)
+            return False
         self.view.sandbox_ready = True
         self.view.pod_ip = self.sandbox.ip
         self.view.start_time = (pod.get("status") or {}).get("startTime") or now_rfc3339()
@@ -323,9 +327,26 @@ class PodWorker:
         rec.container_id, rec.image_id, rec.ready = handle.id, handle.image_id, False
         self.agent.logs.attach(self.namespace, pod["metadata"]["name"], rec.name, handle)
         self.runs[rec.name] = _Run(handle, asyncio.ensure_future(handle.wait()),
-                                   asyncio.ensure_future(handle.wait_ready()), time.monotonic())
+                                   asyncio.ensure_future(self._readiness(handle, container)), time.monotonic())
         if self.first_started is None and not rec.init:
             self.first_started = time.monotonic()
+
+    async def _readiness(self, handle: Container, container: JSON) -> None:
+        """Returns once the container is ready: the runtime's word, then a tcpSocket readiness probe when the
+        runtime can run one (`tcp_probe`). Other probe kinds are not run: the container is ready at start."""
+        await handle.wait_ready()
+        probe = container.get("readinessProbe") or {}
+        prober = getattr(self.agent.runtime, "tcp_probe", None)
+        if "tcpSocket" not in probe or prober is None or self.sandbox is None:
+            return
+        port = _probe_port(probe["tcpSocket"].get("port"), container)
+        if port is None:
+            return
+        sandbox = self.sandbox
+        await asyncio.sleep(float(probe.get("initialDelaySeconds") or 0))
+        period = float(probe.get("periodSeconds") or 10)
+        while not await prober(sandbox, port):
+            await asyncio.sleep(period)
 
     async def _stop_all(self, grace: float) -> None:
         runs = list(self.runs.values())
@@ -420,6 +441,16 @@ class PodWorker:
                 await self.agent.runtime.remove_sandbox(sandbox)
             except Exception:
                 log.exception("node agent: removing the sandbox of pod %s failed", self.key)
+
+
+def _probe_port(port: Any, container: JSON) -> int | None:
+    """A probe's port: a number, or the name of one of the container's ports."""
+    if isinstance(port, int) or (isinstance(port, str) and port.isdigit()):
+        return int(port)
+    for p in container.get("ports") or []:
+        if p.get("name") == port and p.get("containerPort"):
+            return int(p["containerPort"])
+    return None
 
 
 def _rv(obj: JSON) -> int:

@@ -60,11 +60,12 @@ def process_runtime_or_reason(**kwargs: Any) -> tuple[Runtime[Any] | None, str]:
     return module.ProcessRuntime(**kwargs), ""
 
 
-def choose_runtime(kind: str, run_seconds: float) -> tuple[Runtime[Any], str]:
+def choose_runtime(kind: str, run_seconds: float, cluster_domain: str = "cluster.local",
+                   ) -> tuple[Runtime[Any], str]:
     """The runtime for `kind`, and a note for the user when `auto` fell back to the simulated one."""
     if kind == "simulated":
         return SimulatedRuntime(run_seconds=run_seconds), ""
-    runtime, reason = process_runtime_or_reason()
+    runtime, reason = process_runtime_or_reason(cluster_domain=cluster_domain)
     if runtime is not None:
         return runtime, ""
     if kind == "process":
@@ -77,7 +78,7 @@ def choose_runtime(kind: str, run_seconds: float) -> tuple[Runtime[Any], str]:
 async def serve(ns: argparse.Namespace) -> int:
     from mpi_operator.kube.client import Client
 
-    runtime, note = choose_runtime(ns.runtime, ns.run_seconds)
+    runtime, note = choose_runtime(ns.runtime, ns.run_seconds, ns.cluster_domain)
     if note:
         log.warning(note)
     options = AgentOptions(nodes=tuple(f"{ns.node_prefix}{i}" for i in range(ns.nodes)), bind=ns.bind,

@@ -46,16 +46,18 @@ class PodNetwork:
         self.pool = AddressPool(cluster_cidr)
         self._numbers = itertools.count(1)
         self._started = False
+        self._starting = asyncio.Lock()  # the agent creates many pods' sandboxes at once
 
     async def start(self) -> None:
-        if self._started:
-            return
-        await run_tool("ip", "netns", "add", self.bridge_netns)
-        self._started = True
-        await run_tool(
-            "ip", "-n", self.bridge_netns, "-b", "-",
-            stdin=f"link set lo up\nlink add {BRIDGE} type bridge\nlink set {BRIDGE} up\n".encode(),
-        )
+        async with self._starting:
+            if self._started:
+                return
+            await run_tool("ip", "netns", "add", self.bridge_netns)
+            self._started = True
+            await run_tool(
+                "ip", "-n", self.bridge_netns, "-b", "-",
+                stdin=f"link set lo up\nlink add {BRIDGE} type bridge\nlink set {BRIDGE} up\n".encode(),
+            )
 
     async def add_pod(self, node: str) -> PodLink:
         await self.start()
