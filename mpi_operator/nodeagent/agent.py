@@ -345,7 +345,8 @@ class PodWorker:
         sandbox = self.sandbox
         await asyncio.sleep(float(probe.get("initialDelaySeconds") or 0))
         period = float(probe.get("periodSeconds") or 10)
-        while not await prober(sandbox, port):
+        # A probe is periodic by definition (the kubelet's periodSeconds), not a wait for an event.
+        while not await prober(sandbox, port):  # noqa: ASYNC110
             await asyncio.sleep(period)
 
     async def _stop_all(self, grace: float) -> None:
