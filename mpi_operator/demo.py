@@ -1,6 +1,7 @@
-"""`mpi-operator demo` (what `make run` does): the sandbox with its simulated kubelet and Job controller,
-the operator as a real process against it, the pi example applied with kubectl, and the job's progress shown
-live until it succeeds. `--keep` leaves everything running for a look around with kubectl.
+"""`mpi-operator demo` (what `make run` does): the sandbox with its Job controller, the node agent running
+the pods as real processes (sshd, mpirun) where the machine allows it, else the sandbox's simulated kubelet,
+the operator as a real process, the pi example applied with kubectl, the job's progress shown live until it
+succeeds, and the launcher's output: the pi the workers computed. `--keep` leaves everything running.
 
 Invariant: exit 0 only when the MPIJob reached Succeeded; any other end says why in one line (a bad flag or
 manifest before anything starts, a port in use, the operator's own error if it exits) and exits non-zero.
@@ -31,6 +32,7 @@ from mpi_operator.api.documents import Document, for_each_valid_mpijob
 from mpi_operator.api.types import MPIJob
 from mpi_operator.cliflags import OneLineParser, log_level, port, seconds
 from mpi_operator.sandbox import Sandbox
+from mpi_operator.sandbox.cluster import SimulationOptions
 from mpi_operator.sandbox.sandbox import StartError
 
 EXAMPLE = Path(__file__).parent / "examples" / "pi.yaml"
@@ -64,8 +66,10 @@ class Demo:
             raise DemoError(f"cannot use --workdir {args.workdir}: {exc.strerror or exc}") from None
         self.kubeconfig = self.workdir / "kubeconfig"
         self.log_path = self.workdir / "operator.log"
+        self.agent_log = self.workdir / "node-agent.log"
         self.started = time.monotonic()
         self.operator: asyncio.subprocess.Process | None = None
+        self.agent: asyncio.subprocess.Process | None = None
 
     def say(self, text: str) -> None:
         print(f"[{time.monotonic() - self.started:6.1f}s] {text}", flush=True)
@@ -75,26 +79,86 @@ class Demo:
         job_doc = self.job_doc
         name = job_doc["metadata"]["name"]
         namespace = job_doc["metadata"].get("namespace") or "default"
-        sb = Sandbox(port=self.args.port, simulate=True, kubeconfig_path=self.kubeconfig)
+        real_processes, note = self._choose_runtime()
+        simulation = SimulationOptions(kubelet=not real_processes)
+        sb = Sandbox(port=self.args.port, simulate=True, simulation=simulation, kubeconfig_path=self.kubeconfig)
         try:
             await sb.start()
         except StartError as exc:
             raise DemoError(f"{exc} (--port {self.args.port}); pick another port, or 0 for a free one") from None
         try:
             self.say(f"sandbox API server at {sb.url} (kubeconfig {self.kubeconfig})")
+            if note:
+                self.say(note)
+            if real_processes and not await self._start_agent():
+                return 1
             if not await self._start_operator(_free_port()):
                 return 1
             self.say(f"applying {manifest}")
             await self._apply(sb, manifest, job_doc, namespace)
             outcome = await self._follow(sb, namespace, name)
+            await self._launcher_output(namespace, name)
             self._summary(sb, namespace, name, outcome)
             if self.args.keep:
                 await self._keep_running()
             return 0 if outcome == "Succeeded" else 1
         finally:
-            # Also on Ctrl-C or SIGTERM (cancellation): no operator process may outlive the demo.
+            # Also on Ctrl-C or SIGTERM (cancellation): no operator or agent process may outlive the demo.
             await self._stop_operator()
+            await self._stop(self.agent)
             await sb.stop()
+
+    def _choose_runtime(self) -> tuple[bool, str]:
+        """Whether pods run as real processes (the node agent's process runtime), and what to tell the user."""
+        if self.args.runtime == "simulated":
+            return False, "pods run on the sandbox's simulated kubelet (--runtime simulated): no process starts"
+        try:
+            from mpi_operator.nodeagent.process import unavailable_reason
+        except ImportError as exc:
+            reason: str | None = f"the process runtime is not installed ({exc})"
+        else:
+            reason = unavailable_reason()
+        if reason is None:
+            return True, "pods run as real processes (node agent, process runtime): sshd and mpirun for real"
+        if self.args.runtime == "process":
+            raise DemoError(f"--runtime process: the process runtime cannot run here: {reason}")
+        return False, (f"the process runtime cannot run here ({reason}): falling back to the simulated kubelet; "
+                       "pods run as timers and no MPI process starts")
+
+    async def _start_agent(self) -> bool:
+        log = self.agent_log.open("wb")
+        self.agent = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "mpi_operator", "node-agent", "--kubeconfig", str(self.kubeconfig), "--bind",
+            "--runtime", "process", "--nodes", "2", "--restart-backoff", "1", stdout=log, stderr=log,
+            env={k: v for k, v in os.environ.items() if k != "KUBECONFIG"})
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            text = self.agent_log.read_text(errors="replace")
+            ready = next((ln for ln in text.splitlines() if ln.startswith("node agent ready")), None)
+            if ready is not None:
+                self.say(f"{ready} (log {self.agent_log})")
+                return True
+            if self.agent.returncode is not None:
+                self.say(f"node agent exited with {self.agent.returncode}; its log: {self.agent_log}")
+                return False
+            await asyncio.sleep(0.1)
+        self.say(f"node agent not ready after 60 s; see {self.agent_log}")
+        return False
+
+    async def _launcher_output(self, namespace: str, name: str) -> None:
+        kubectl = _kubectl()
+        if kubectl is None:
+            return
+        proc = await asyncio.create_subprocess_exec(
+            kubectl, "--kubeconfig", str(self.kubeconfig), "--cache-dir", str(self.workdir / "kubectl-cache"),
+            "logs", "-n", namespace, f"job/{name}-launcher", stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        out, _ = await proc.communicate()
+        text = out.decode(errors="replace").rstrip()
+        if text:
+            print(f"\nkubectl logs job/{name}-launcher:")
+            for line in text.splitlines():
+                if not line.startswith("Warning: Permanently added"):
+                    print(f"  {line}")
 
     async def _start_operator(self, health: int) -> bool:
         log = self.log_path.open("wb")
@@ -131,14 +195,18 @@ class Demo:
         return errors[-1] if errors else (lines[-1] if lines else "no output")
 
     async def _stop_operator(self) -> None:
-        if self.operator is None or self.operator.returncode is not None:
+        await self._stop(self.operator)
+
+    @staticmethod
+    async def _stop(process: asyncio.subprocess.Process | None) -> None:
+        if process is None or process.returncode is not None:
             return
-        self.operator.send_signal(signal.SIGTERM)
+        process.send_signal(signal.SIGTERM)
         try:
-            await asyncio.wait_for(self.operator.wait(), 20)
+            await asyncio.wait_for(process.wait(), 20)
         except TimeoutError:
-            self.operator.kill()
-            await self.operator.wait()
+            process.kill()
+            await process.wait()
 
     async def _apply(self, sb: Sandbox, manifest: Path, job_doc: dict[str, Any], namespace: str) -> None:
         kubectl = _kubectl()
@@ -231,6 +299,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=seconds(exclusive=True), default=180.0,
                    help="seconds to wait for the job to finish")
     p.add_argument("--keep", action="store_true", help="keep the sandbox and operator running afterwards")
+    p.add_argument("--runtime", choices=("auto", "process", "simulated"), default="auto",
+                   help="run the pods as real processes (process, needs root and namespaces), as timers "
+                        "(simulated), or as processes where this machine allows it (auto, the default)")
     p.add_argument("--log-level", type=log_level, default="INFO",
                    help="the operator's log level (its log goes to a file)")
     return p

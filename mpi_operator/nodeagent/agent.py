@@ -199,7 +199,8 @@ class PodWorker:
             log.info("node agent: pod %s waits for its volumes: %s", self.key, e)
             return False
         try:
-            self.sandbox = await self.agent.runtime.create_sandbox(podspec.identity(pod))
+            self.sandbox = await self.agent.runtime.create_sandbox(
+                podspec.identity(pod, self.agent.options.cluster_domain))
         except Exception as e:  # the kubelet's FailedCreatePodSandBox: stay ContainerCreating and retry
             log.warning("node agent: creating the sandbox of pod %s failed: %s", self.key, e)
             return False
@@ -237,8 +238,10 @@ class PodWorker:
         self.hosts_dirty = False
         if self.sandbox is None or not self.agent.runtime_needs_files:
             return
-        entries = (hosts.own_entry(pod, self.sandbox.ip, self.agent.options.cluster_domain),
-                   *self.agent.published_hosts(self.namespace))
+        domain = self.agent.options.cluster_domain
+        entries = tuple(hosts.with_search_aliases(
+            (hosts.own_entry(pod, self.sandbox.ip, domain), *self.agent.published_hosts(self.namespace)),
+            podspec.dns_searches(pod, domain)))
         if entries != self.written_hosts:
             await self.agent.runtime.write_hosts(self.sandbox, entries)
             self.written_hosts = entries

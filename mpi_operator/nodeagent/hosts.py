@@ -1,9 +1,11 @@
 """Cluster DNS as hosts entries: the names a pod resolves for the pods behind headless Services.
 
 Pure. A pod with `spec.hostname` H and `spec.subdomain` S in namespace N is published as
-`H.S.N.svc.<domain>` (and the short forms the DNS search path would complete: `H.S.N.svc`, `H.S.N`,
-`H.S`) when a headless Service S in N selects it, it has an IP, and it is Ready — or the Service has
-`publishNotReadyAddresses` — as CoreDNS answers from the Service's EndpointSlices.
+`H.S.N.svc.<domain>` when a headless Service S in N selects it, it has an IP, and it is Ready — or the
+Service has `publishNotReadyAddresses` — as CoreDNS answers from the Service's EndpointSlices. A hosts
+file has no search path, so each reader's entries also carry the short names its resolver's search
+domains would complete (`with_search_aliases`): `H.S` through `N.svc.<domain>`, and the bare `H` of an
+MPI launcher through the `S.N.svc.<domain>` search domain the operator gives workers.
 """
 
 from __future__ import annotations
@@ -27,9 +29,20 @@ def _selects(service: JSON, pod: JSON) -> bool:
     return bool(selector) and all(labels.get(k) == v for k, v in selector.items())
 
 
-def names(hostname: str, subdomain: str, namespace: str, domain: str) -> tuple[str, ...]:
-    base = f"{hostname}.{subdomain}"
-    return (f"{base}.{namespace}.svc.{domain}", f"{base}.{namespace}.svc", f"{base}.{namespace}", base)
+def fqdn(hostname: str, subdomain: str, namespace: str, domain: str) -> str:
+    return f"{hostname}.{subdomain}.{namespace}.svc.{domain}"
+
+
+def with_search_aliases(entries: Iterable[HostEntry], searches: Iterable[str]) -> list[HostEntry]:
+    """Each entry's names plus what a resolver with these search domains completes to them."""
+    domains = tuple(searches)
+    out = []
+    for entry in entries:
+        aliases = list(entry.names)
+        for name in entry.names:
+            aliases += [name[:-len(d) - 1] for d in domains if name.endswith("." + d)]
+        out.append(HostEntry(entry.ip, tuple(dict.fromkeys(aliases))))
+    return out
 
 
 def published(pods: Iterable[JSON], services: Iterable[JSON], domain: str) -> list[HostEntry]:
@@ -46,8 +59,8 @@ def published(pods: Iterable[JSON], services: Iterable[JSON], domain: str) -> li
             continue
         if not (_ready(pod) or (service.get("spec") or {}).get("publishNotReadyAddresses")):
             continue
-        entries.append(HostEntry(ip, names(spec["hostname"], spec["subdomain"], pod["metadata"]["namespace"],
-                                           domain)))
+        entries.append(HostEntry(ip, (fqdn(spec["hostname"], spec["subdomain"], pod["metadata"]["namespace"],
+                                            domain),)))
     return sorted(entries, key=lambda e: e.names)
 
 

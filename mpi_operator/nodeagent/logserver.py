@@ -47,9 +47,22 @@ def application(agent: NodeAgent) -> web.Application:
     async def healthz(_request: web.Request) -> web.Response:
         return web.Response(text="ok")
 
+    async def debug_pods(_request: web.Request) -> web.Response:
+        """The pods this agent runs, with what the runtime made for each (for tests and debugging)."""
+        describe = getattr(agent.runtime, "describe", None)
+        pods = []
+        for worker in list(agent.workers.values()):
+            entry: dict[str, object] = {"namespace": worker.namespace, "name": worker.key.split("/", 1)[1],
+                                        "uid": worker.uid, "containers": sorted(worker.runs)}
+            if worker.sandbox is not None and describe is not None:
+                entry["sandbox"] = describe(worker.sandbox)
+            pods.append(entry)
+        return web.json_response({"runtime": agent.runtime.name, "pods": pods})
+
     app = web.Application()
     app.router.add_get("/containerLogs/{namespace}/{pod}/{container}", container_logs)
     app.router.add_get("/healthz", healthz)
+    app.router.add_get("/debug/pods", debug_pods)
     return app
 
 

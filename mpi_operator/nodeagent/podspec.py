@@ -32,7 +32,20 @@ def controller_uid(meta: JSON) -> str:
     return ""
 
 
-def identity(pod: JSON) -> PodIdentity:
+def dns_searches(pod: JSON, cluster_domain: str) -> tuple[str, ...]:
+    """The kubelet's search list: the cluster's (dnsPolicy ClusterFirst, the default) then
+    `dnsConfig.searches`, duplicates dropped; only `dnsConfig.searches` with dnsPolicy None."""
+    spec = pod.get("spec") or {}
+    namespace = pod["metadata"].get("namespace", "")
+    policy = spec.get("dnsPolicy") or "ClusterFirst"
+    # ClusterFirst on the host network falls back to the node's resolver, as the kubelet does.
+    cluster = policy == "ClusterFirstWithHostNet" or (policy == "ClusterFirst" and not spec.get("hostNetwork"))
+    base = [f"{namespace}.svc.{cluster_domain}", f"svc.{cluster_domain}", cluster_domain] if cluster else []
+    extra = [str(d) for d in ((spec.get("dnsConfig") or {}).get("searches") or [])]
+    return tuple(dict.fromkeys(base + extra))
+
+
+def identity(pod: JSON, cluster_domain: str = "cluster.local") -> PodIdentity:
     meta, spec = pod["metadata"], pod.get("spec") or {}
     return PodIdentity(
         uid=meta["uid"], namespace=meta.get("namespace", ""), name=meta["name"],
@@ -40,7 +53,8 @@ def identity(pod: JSON) -> PodIdentity:
         node=spec.get("nodeName", ""), host_network=bool(spec.get("hostNetwork")),
         restart_policy=spec.get("restartPolicy", "Always"), controller_uid=controller_uid(meta),
         labels=tuple(sorted((meta.get("labels") or {}).items())),
-        annotations=tuple(sorted((meta.get("annotations") or {}).items())))
+        annotations=tuple(sorted((meta.get("annotations") or {}).items())),
+        dns_searches=dns_searches(pod, cluster_domain))
 
 
 def _secret_data(secret: JSON) -> dict[str, bytes]:

@@ -42,6 +42,8 @@ class PodIdentity:
     labels: tuple[tuple[str, str], ...] = ()
     # The simulated runtime reads its outcome from the annotations; the process runtime ignores them.
     annotations: tuple[tuple[str, str], ...] = ()
+    # The resolver's search domains, as the kubelet writes them (empty: the runtime's default).
+    dns_searches: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,12 @@ import pytest
 from tests.conftest import REPO
 
 
+def _process_runtime_reason() -> str | None:
+    from mpi_operator.nodeagent.process import unavailable_reason
+
+    return unavailable_reason()
+
+
 def test_demo_runs_the_pi_example_to_succeeded() -> None:
     out = subprocess.run([sys.executable, "-m", "mpi_operator", "demo", "--timeout", "90"], cwd=REPO,
                          capture_output=True, text=True, timeout=150)
@@ -23,6 +29,23 @@ def test_demo_runs_the_pi_example_to_succeeded() -> None:
     assert "MPIJob default/pi: Succeeded in" in out.stdout
     assert "Succeeded  True   MPIJobSucceeded" in out.stdout
     assert "kubeconfig:" in out.stdout
+    reason = _process_runtime_reason()
+    if reason is None:
+        # Real processes: the launcher's log shows the pi the two workers computed.
+        assert "pods run as real processes" in out.stdout
+        assert re.search(r"^  pi is approximately 3\.14159", out.stdout, re.MULTILINE), out.stdout
+        ranks = sorted(re.findall(r"^  Rank \d of 2 running on (\S+)$", out.stdout, re.MULTILINE))
+        assert ranks == ["pi-worker-0", "pi-worker-1"], out.stdout
+    else:
+        assert "falling back to the simulated kubelet" in out.stdout and reason in out.stdout
+
+
+def test_demo_with_the_simulated_runtime_says_so() -> None:
+    out = subprocess.run([sys.executable, "-m", "mpi_operator", "demo", "--runtime", "simulated", "--timeout", "90"],
+                         cwd=REPO, capture_output=True, text=True, timeout=150)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "simulated kubelet (--runtime simulated): no process starts" in out.stdout
+    assert "MPIJob default/pi: Succeeded in" in out.stdout
 
 
 def test_an_invalid_manifest_is_reported_before_anything_starts(tmp_path: Path) -> None:

@@ -35,28 +35,39 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]) -> 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     if _skipped_real:
-        terminalreporter.section("REAL CONTROL PLANE SKIPPED", sep="!", red=True, bold=True)
-        terminalreporter.line(f"the real-control-plane tier did not run: {_skipped_real[0]}", red=True)
+        terminalreporter.section("REAL TIERS SKIPPED", sep="!", red=True, bold=True)
+        for reason in _skipped_real:
+            terminalreporter.line(f"did not run: {reason}", red=True)
 
 
-@pytest.fixture(scope="session", params=GROUNDS)
-def ground(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ground]:
-    name = str(request.param)
+def require(what: str, reason: str | None) -> None:
+    """Skip (loudly, in the summary) when `reason` says `what` cannot run here; under CI=true, fail."""
+    if reason is None:
+        return
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"CI=true requires {what}: {reason}")
+    if not any(r.startswith(what) for r in _skipped_real):
+        _skipped_real.append(f"{what}: {reason}")
+    pytest.skip(f"{what} unavailable: {reason}")
+
+
+def started_ground(name: str, tmp_path_factory: pytest.TempPathFactory, runtime: str = "simulated",
+                   ) -> Iterator[Ground]:
     if name == "real":
-        reason = real_unavailable()
-        if reason is not None:
-            if os.environ.get("CI", "").lower() == "true":
-                pytest.fail(f"CI=true requires the real control plane: {reason}")
-            _skipped_real.append(reason)
-            pytest.skip(f"real control plane unavailable: {reason}")
-    started = Ground.start(name, tmp_path_factory.mktemp(f"ground-{name}"))
+        require("the real control plane", real_unavailable())
+    started = Ground.start(name, tmp_path_factory.mktemp(f"ground-{name}-{runtime}"), runtime)
     try:
         yield started
     finally:
         started.stop()
         if _failed:
-            kept = started.keep_logs(REPO / ".test-logs")
-            print(f"\n{name} ground: logs kept in {kept}")
+            kept = started.keep_logs(REPO / ".test-logs" / runtime)
+            print(f"\n{name} ground ({runtime} runtime): logs kept in {kept}")
+
+
+@pytest.fixture(scope="session", params=GROUNDS)
+def ground(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ground]:
+    yield from started_ground(str(request.param), tmp_path_factory)
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,7 @@
 """The ground a test of this tier stands on: the sandbox or a real control plane, each with the node agent.
 
 Everything is a real process reached over HTTP: the API server (the sandbox, or etcd + kube-apiserver +
-kube-controller-manager + kube-scheduler), `mpi-operator node-agent` (simulated runtime) and the operator
+kube-controller-manager + kube-scheduler), `mpi-operator node-agent` (simulated or process runtime) and the operator
 (`mpi-operator run`). On the real control plane the operator runs with the ServiceAccount, ClusterRole
 and token of manifests/, so a missing RBAC rule fails a test. Tests see both grounds through one
 interface, so every test runs unchanged on both.
@@ -105,6 +105,7 @@ class OperatorProcess:
 class Ground:
     name: str                          # "sandbox" | "real"
     workdir: Path
+    runtime: str = "simulated"         # the node agent's: "simulated" | "process"
     kubeconfig: Path = Path()          # admin
     operator_kubeconfig: Path = Path()
     controlplane: ControlPlane | None = None
@@ -124,8 +125,8 @@ class Ground:
     # ------------------------------------------------------------------ start and stop
 
     @classmethod
-    def start(cls, name: str, workdir: Path) -> Ground:
-        ground = cls(name, workdir)
+    def start(cls, name: str, workdir: Path, runtime: str = "simulated") -> Ground:
+        ground = cls(name, workdir, runtime)
         try:
             ground._start_sandbox() if name == "sandbox" else ground._start_real()
         except BaseException:
@@ -159,12 +160,12 @@ class Ground:
 
     def _start_agent(self, *args: str) -> None:
         if self.controlplane is not None:
-            proc, _ = start_node_agent(self.controlplane, nodes=3, runtime="simulated",
+            proc, _ = start_node_agent(self.controlplane, nodes=3, runtime=self.runtime,
                                        extra_args=(*AGENT_ARGS, *args))
         else:
             log = self.logs / "node-agent.log"
             argv = [sys.executable, "-m", "mpi_operator", "node-agent", "--kubeconfig", str(self.kubeconfig),
-                    "--nodes", "3", "--runtime", "simulated", *AGENT_ARGS, *args]
+                    "--nodes", "3", "--runtime", self.runtime, *AGENT_ARGS, *args]
             with log.open("ab") as handle:
                 proc = subprocess.Popen(argv, stdout=handle, stderr=subprocess.STDOUT, env=_env(),
                                         start_new_session=True)

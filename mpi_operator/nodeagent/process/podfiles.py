@@ -58,9 +58,8 @@ def hosts_file(pod: PodIdentity, ip: str, entries: Sequence[HostEntry], cluster_
 def resolv_conf(pod: PodIdentity, cluster_domain: str) -> bytes:
     """Search domains as a pod's; the only nameserver is the pod's own loopback, where nothing listens, so
     a query fails at once and never leaves the pod. Cluster names are in the hosts file."""
-    searches = [f"{pod.namespace}.svc.{cluster_domain}", f"svc.{cluster_domain}", cluster_domain]
-    if pod.subdomain:
-        searches.insert(0, f"{pod.subdomain}.{pod.namespace}.svc.{cluster_domain}")
+    searches = list(pod.dns_searches) or [f"{pod.namespace}.svc.{cluster_domain}", f"svc.{cluster_domain}",
+                                          cluster_domain]
     return (
         "# No cluster DNS server on this node: names are served from /etc/hosts.\n"
         "nameserver 127.0.0.1\n"

@@ -193,6 +193,13 @@ class ProcessRuntime:
         # Secret, ConfigMap and downward-API volumes are always read-only, as the kubelet mounts them.
         return {"source": str(source), "target": mount.mount_path, "read_only": mount.read_only or files_volume}
 
+    def describe(self, sandbox: Sandbox) -> dict[str, object]:
+        """What this runtime made for a pod, by name: for `/debug/pods` and leak checks from outside."""
+        box = self._own(sandbox, removed_ok=True)
+        return {"ip": box.ip, "netns": box.link.netns if box.link is not None else None,
+                "directory": str(box.directory), "prefix": self.prefix,
+                "pid_namespaces": [c.pid_namespace for c in box.containers]}
+
     async def tcp_probe(self, sandbox: Sandbox, port: int, within: float = 1.0) -> bool:
         """A tcpSocket probe of the pod's IP, made from inside its network namespace (not in the Runtime
         protocol: only this runtime has pod networks the node cannot reach)."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from mpi_operator.nodeagent.process import accounts, podfiles
 from mpi_operator.nodeagent.runtime import HostEntry, PodIdentity
 
@@ -26,7 +28,14 @@ def test_hosts_has_localhost_the_pods_own_names_then_cluster_dns() -> None:
 def test_resolv_conf_sends_no_query_off_the_pod() -> None:
     text = podfiles.resolv_conf(POD, "cluster.local").decode()
     assert "nameserver 127.0.0.1\n" in text and text.count("nameserver") == 1
-    assert "search pi.default.svc.cluster.local default.svc.cluster.local svc.cluster.local cluster.local" in text
+    assert "search default.svc.cluster.local svc.cluster.local cluster.local\n" in text
+
+
+def test_resolv_conf_uses_the_search_domains_the_agent_resolved() -> None:
+    worker = dataclasses.replace(POD, dns_searches=("default.svc.cluster.local", "svc.cluster.local",
+                                                    "cluster.local", "pi.default.svc.cluster.local"))
+    text = podfiles.resolv_conf(worker, "cluster.local").decode()
+    assert "search default.svc.cluster.local svc.cluster.local cluster.local pi.default.svc.cluster.local\n" in text
 
 
 def test_image_users_replace_node_accounts_with_the_same_id() -> None:

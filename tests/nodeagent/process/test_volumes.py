@@ -89,7 +89,7 @@ async def test_a_running_container_sees_a_volume_update_and_a_hosts_update(runti
     assert "saw-config" in out and "saw-hosts" in out
     assert "10.244.9.9      peer.job.ns.svc" in out
     assert f"{box.ip}" in out.split("saw-hosts")[1]
-    assert "nameserver 127.0.0.1" in out and "search job.ns.svc.cluster.local ns.svc.cluster.local" in out
+    assert "nameserver 127.0.0.1" in out and "search ns.svc.cluster.local svc.cluster.local cluster.local" in out
 
 
 async def test_sub_path_read_only_empty_dir_and_host_path(runtime: ProcessRuntime, tmp_path: Path) -> None:
