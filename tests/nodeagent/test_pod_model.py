@@ -73,7 +73,8 @@ def pod(name: str, ip: str | None, ready: bool = True, labels: JSON | None = Non
             "spec": spec, "status": status}
 
 
-SERVICE: JSON = {"metadata": {"name": "pi", "namespace": "ns"}, "spec": {"clusterIP": "None", "selector": {"job": "pi"}}}
+SERVICE: JSON = {"metadata": {"name": "pi", "namespace": "ns"},
+                 "spec": {"clusterIP": "None", "selector": {"job": "pi"}}}
 
 
 def test_headless_service_publishes_ready_pods_with_a_hostname_and_subdomain() -> None:

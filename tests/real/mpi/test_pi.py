@@ -42,8 +42,8 @@ WORKERS = ["pi-worker-0", "pi-worker-1"]
 
 def root_pi() -> JSON:
     """The pi example with upstream's root settings: keys at /root/.ssh (the default sshAuthMountPath), the
-    system sshd configuration (the image's host keys; its drop-in keeps port 2222). The project's images default to uid 1000,
-    so root is asked for explicitly, as a user of these images would."""
+    system sshd configuration (the image's host keys; its drop-in keeps port 2222). The project's images
+    default to uid 1000, so root is asked for explicitly, as a user of these images would."""
     doc = copy.deepcopy(example("pi.yaml"))
     doc["spec"].pop("sshAuthMountPath")
     for role in ("Launcher", "Worker"):
