@@ -15,6 +15,7 @@ import yaml
 
 from mpi_operator.cliflags import LOG_LEVELS
 from mpi_operator.settings import OperatorSettings
+from tests.conftest import REPO
 from tests.helm.helm import CHART, Helm
 
 JSON = dict[str, Any]
@@ -137,3 +138,20 @@ def test_the_schema_and_values_yaml_name_the_same_values() -> None:
 
     keys(SCHEMA, DEFAULTS, "")
     assert SCHEMA["additionalProperties"] is False, "a misspelt value must fail, not be ignored"
+
+
+def _leaves(schema: JSON, values: JSON, prefix: str = "") -> list[str]:
+    names = []
+    for key, sub in schema["properties"].items():
+        if sub.get("additionalProperties") is False and isinstance(values[key], dict):
+            names += _leaves(sub, values[key], f"{prefix}{key}.")
+        else:
+            names.append(prefix + key)
+    return names
+
+
+def test_the_values_table_of_the_installation_guide_lists_every_value() -> None:
+    text = (REPO / "docs" / "installation.md").read_text()
+    table = text.split("<!-- helm-values-table", 1)[1].split("<!-- end helm-values-table -->", 1)[0]
+    documented = [line.split("|")[1].strip().strip("`") for line in table.strip().splitlines()[3:]]
+    assert documented == _leaves(SCHEMA, DEFAULTS), "docs/installation.md's values table is out of date"
