@@ -24,7 +24,7 @@ from mpi_operator.bench import procfs, report
 from mpi_operator.bench.drivers import FLOOR, OPERATOR
 from mpi_operator.bench.memory import measure_memory
 from mpi_operator.bench.sandbox_capacity import run_capacity
-from mpi_operator.bench.scenario import RunResult, run_latency, run_workload
+from mpi_operator.bench.scenario import RunResult, over_floor, run_latency, run_workload
 from mpi_operator.bench.simulation import LAUNCHER_RUN_SECONDS
 
 
@@ -136,14 +136,6 @@ def assemble(meta: dict[str, Any], capacity: dict[str, Any], latency: dict[str, 
             "latency": latency, "idle": idle,
             "throughput": {"operator": operator.as_json(), "floor": floor.as_json()},
             "scaling": [r.as_json() for r in scaling], "memory": memory}
-
-
-def over_floor(operator: RunResult, floor: RunResult) -> dict[str, float]:
-    """Per `verb resource`: the operator's requests per job minus the floor's (only where they differ)."""
-    keys = set(operator.requests_by_resource) | set(floor.requests_by_resource)
-    op, fl = operator.requests_by_resource, floor.requests_by_resource
-    diff = {k: op.get(k, 0) / operator.jobs - fl.get(k, 0) / floor.jobs for k in sorted(keys)}
-    return {k: round(v, 3) for k, v in diff.items() if abs(v) > 1e-9}
 
 
 def _cpus() -> int:
