@@ -19,10 +19,10 @@ from typing import Any
 
 from mpi_operator.bench import procfs, report
 from mpi_operator.bench.audit import AuditLog, Requests
-from mpi_operator.bench.drivers import FLOOR, OPERATOR, make_driver
+from mpi_operator.bench.drivers import FLOOR, OPERATOR, FloorDriver, OperatorDriver, make_driver
 from mpi_operator.bench.real_cluster import RealCluster
 from mpi_operator.bench.real_watch import ClusterWatch
-from mpi_operator.bench.scenario import over_floor, percentile
+from mpi_operator.bench.scenario import PerJob, over_floor, percentile
 from mpi_operator.bench.simulation import LAUNCHER_RUN_SECONDS
 from mpi_operator.bench.workload import Progress, mpijob_manifest
 from mpi_operator.controller.cache import MPIJOBS
@@ -50,7 +50,7 @@ SMOKE = RealSizes(latency_samples=1, jobs=3, rounds=1, idle_seconds=0.5, nodes=1
 
 
 @dataclass
-class RealRun:
+class RealRun(PerJob):
     driver: str
     namespace: str
     jobs: int
@@ -76,14 +76,6 @@ class RealRun:
     def wall_seconds(self) -> float:
         return self.seconds_to_succeeded
 
-    @property
-    def cpu_per_job(self) -> float:
-        return self.cpu_seconds / self.jobs
-
-    @property
-    def requests_per_job(self) -> float:
-        return self.requests_total / self.jobs
-
     def as_json(self) -> dict[str, Any]:
         out = asdict(self)
         out.update(wall_seconds=self.wall_seconds, cpu_seconds_per_job=self.cpu_per_job,
@@ -95,6 +87,16 @@ class RealRun:
 
 def _cpu_delta(after: dict[str, float], before: dict[str, float]) -> dict[str, float]:
     return {name: round(after[name] - before.get(name, 0.0), 2) for name in after}
+
+
+def _alive(driver: OperatorDriver | FloorDriver, cluster: RealCluster) -> Callable[[], None]:
+    """Raises when the driver or a cluster process died, so a wait fails at once instead of timing out."""
+
+    def alive() -> None:
+        driver.check_alive()
+        cluster.check_alive()
+
+    return alive
 
 
 async def create_jobs(client: Client, namespace: str, count: int, workers: int) -> None:
@@ -122,11 +124,7 @@ async def run_round(kind: str, cluster: RealCluster, watch: ClusterWatch, namesp
     extra = ("--namespace", namespace) if kind == OPERATOR else ()
     driver = make_driver(kind, cluster.operator_kubeconfig, log_dir, namespace, concurrency, True, extra)
     await driver.start()
-
-    def alive() -> None:
-        driver.check_alive()
-        cluster.check_alive()
-
+    alive = _alive(driver, cluster)
     try:
         await driver.quiet(sizes.quiet / 2)
         offset, log_offset = cluster.audit.mark(), cluster.apiserver_log_mark()
@@ -159,11 +157,7 @@ async def run_latency(cluster: RealCluster, watch: ClusterWatch, sizes: RealSize
     stages: dict[str, list[float]] = {"children": [], "running": [], "succeeded": []}
     driver = make_driver(OPERATOR, cluster.operator_kubeconfig, log_dir, "latency", concurrency, True)
     await driver.start()
-
-    def alive() -> None:
-        driver.check_alive()
-        cluster.check_alive()
-
+    alive = _alive(driver, cluster)
     try:
         await driver.quiet(sizes.quiet / 2)
         for i in range(sizes.latency_samples):

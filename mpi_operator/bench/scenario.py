@@ -29,8 +29,24 @@ WRITE_VERBS = ("create", "update", "patch", "delete", "deletecollection")
 NAMESPACE = "bench"
 
 
+class PerJob:
+    """What a run costs per job, on either target (its dataclass holds the totals)."""
+
+    jobs: int
+    cpu_seconds: float
+    requests_total: int
+
+    @property
+    def cpu_per_job(self) -> float:
+        return self.cpu_seconds / self.jobs
+
+    @property
+    def requests_per_job(self) -> float:
+        return self.requests_total / self.jobs
+
+
 @dataclass
-class RunResult:
+class RunResult(PerJob):
     driver: str
     jobs: int
     workers: int
@@ -49,14 +65,6 @@ class RunResult:
     def wall_seconds(self) -> float:
         """The workload's wall time: to all Succeeded when measured, else to all children created."""
         return self.seconds_to_succeeded if self.seconds_to_succeeded is not None else self.seconds_to_children
-
-    @property
-    def cpu_per_job(self) -> float:
-        return self.cpu_seconds / self.jobs
-
-    @property
-    def requests_per_job(self) -> float:
-        return self.requests_total / self.jobs
 
     def as_json(self) -> dict[str, Any]:
         out = asdict(self)
