@@ -45,8 +45,8 @@ test-real: $(STAMP) controlplane
 
 test: lint controlplane unit
 
-# Both targets, one after the other (never in parallel: each wants the machine to itself): ~8 min on the
-# sandbox (bench/results.json), then ~5 min on the real control plane (bench/results-real.json).
+# Both targets, one after the other (never in parallel: each wants the machine to itself): 4.5-8 min on the
+# sandbox (bench/results.json), then 4.5-7 min on the real control plane (bench/results-real.json).
 bench:
 	$(MAKE) --no-print-directory bench-sandbox
 	$(MAKE) --no-print-directory bench-real

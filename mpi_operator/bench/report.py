@@ -88,10 +88,10 @@ def table(results: dict[str, Any]) -> str:
                      _fmt(fl["seconds_to_succeeded"]), ""))
         if on_real:
             def every_round(driver: str) -> str:
-                return " ".join(f"{r['wall_seconds']:.1f}/{r['driver_watches_closed']}"
+                return " ".join(f"{r['wall_seconds']:.1f}/{r['driver_watches_closed']}/{r['other_watches_closed']}"
                                 for r in results["meta"]["throughput_rounds"] if r["driver"] == driver)
 
-            rows.append(("  every round: s to all Succeeded/own watches dropped", every_round("operator"),
+            rows.append(("  every round: s to all Succeeded/watches dropped: own/others'", every_round("operator"),
                          every_round("floor"), ""))
         rows.append(("  wall-time ratio operator/floor", _fmt(results["operator_vs_floor_wall_ratio"]), "",
                      target("operator_vs_floor_wall_ratio")))
