@@ -1,4 +1,7 @@
-"""`python -m mpi_operator.bench [--quick | --smoke]`: run every measurement, print the table, write the JSON.
+"""`python -m mpi_operator.bench [--target sandbox|real] [--quick | --smoke]`: run every measurement of the
+target, print the table, write the JSON (bench/results.json; bench/results-real.json for the real target).
+
+`--target real` runs the operator and the floor on one real control plane and node agent (`real.py`).
 
 Full mode is issue 7's workload, fitting in 15 minutes on 2 cores: sandbox capacity (8 clients, 4,000
 creates, 10 watchers), single-job latency (5 samples, 2 workers), 500 MPIJobs x 4 workers under the operator
@@ -11,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import platform
 import sys
 import tempfile
@@ -20,12 +24,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from mpi_operator.bench import procfs, report
+from mpi_operator.bench import procfs, real, report
 from mpi_operator.bench.drivers import FLOOR, OPERATOR
 from mpi_operator.bench.memory import measure_memory
 from mpi_operator.bench.sandbox_capacity import run_capacity
-from mpi_operator.bench.scenario import RunResult, run_latency, run_workload
+from mpi_operator.bench.scenario import RunResult, over_floor, run_latency, run_workload
 from mpi_operator.bench.simulation import LAUNCHER_RUN_SECONDS
+from mpi_operator.controlplane.binaries import Unavailable
+from mpi_operator.controlplane.cluster import StartError
 
 
 @dataclass(frozen=True)
@@ -138,14 +144,6 @@ def assemble(meta: dict[str, Any], capacity: dict[str, Any], latency: dict[str, 
             "scaling": [r.as_json() for r in scaling], "memory": memory}
 
 
-def over_floor(operator: RunResult, floor: RunResult) -> dict[str, float]:
-    """Per `verb resource`: the operator's requests per job minus the floor's (only where they differ)."""
-    keys = set(operator.requests_by_resource) | set(floor.requests_by_resource)
-    op, fl = operator.requests_by_resource, floor.requests_by_resource
-    diff = {k: op.get(k, 0) / operator.jobs - fl.get(k, 0) / floor.jobs for k in sorted(keys)}
-    return {k: round(v, 3) for k, v in diff.items() if abs(v) > 1e-9}
-
-
 def _cpus() -> int:
     import os
 
@@ -162,16 +160,34 @@ def main(argv: list[str] | None = None) -> int:
                    help="operator --threadiness and floor jobs in flight (default 16)")
     p.add_argument("--no-simulation", dest="simulate", action="store_false",
                    help="do not start the simulated kubelet and Job controller even if present")
-    p.add_argument("--output", type=Path, default=Path("bench/results.json"))
+    p.add_argument("--target", choices=("sandbox", "real"), default="sandbox",
+                   help="the sandbox (default), or a real control plane with the node agent")
+    p.add_argument("--output", type=Path, default=None,
+                   help="default bench/results.json, or bench/results-real.json with --target real")
+    p.add_argument("--workdir", type=Path, default=None,
+                   help="keep every log (control plane, audit, drivers) in this new directory instead of a "
+                        "temporary one")
     args = p.parse_args(argv)
     mode = "smoke" if args.smoke else "quick" if args.quick else "full"
-    sizes = SMOKE if args.smoke else QUICK if args.quick else FULL
-    with tempfile.TemporaryDirectory(prefix="mpi-bench-") as tmp:
-        results = asyncio.run(run(sizes, args.concurrency, args.simulate, Path(tmp), mode))
-    report.write_results(args.output, results)
+    output = args.output or Path("bench/results-real.json" if args.target == "real" else "bench/results.json")
+    with contextlib.ExitStack() as stack:
+        tmp = args.workdir or stack.enter_context(tempfile.TemporaryDirectory(prefix=f"mpi-bench-{args.target}-"))
+        if args.workdir:
+            args.workdir.mkdir(parents=True)
+        if args.target == "real":
+            real_sizes = real.SMOKE if args.smoke else real.QUICK if args.quick else real.FULL
+            try:
+                results = asyncio.run(real.run(real_sizes, args.concurrency, Path(tmp), mode, log))
+            except (Unavailable, StartError) as e:
+                print(f"python -m mpi_operator.bench: the real control plane cannot run here: {e}", file=sys.stderr)
+                return 2
+        else:
+            sizes = SMOKE if args.smoke else QUICK if args.quick else FULL
+            results = asyncio.run(run(sizes, args.concurrency, args.simulate, Path(tmp), mode))
+    report.write_results(output, results)
     print(report.table(results))
-    print(f"\nwrote {args.output} ({mode} mode, {results['meta']['seconds']} s, load average at start "
-          f"{results['meta']['load_average_at_start'][0]:.1f})")
+    print(f"\nwrote {output} ({args.target} target, {mode} mode, {results['meta']['seconds']} s, load average at "
+          f"start {results['meta']['load_average_at_start'][0]:.1f})")
     return 0
 
 

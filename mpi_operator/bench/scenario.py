@@ -16,12 +16,12 @@ import time
 from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from mpi_operator.bench import procfs
 from mpi_operator.bench.drivers import make_driver
 from mpi_operator.bench.simulation import simulated_cluster
-from mpi_operator.bench.workload import Progress, create_jobs
+from mpi_operator.bench.workload import Progress, create_jobs, store_feed
 from mpi_operator.sandbox import Sandbox
 from mpi_operator.sandbox.accounting import RequestLog
 
@@ -29,8 +29,24 @@ WRITE_VERBS = ("create", "update", "patch", "delete", "deletecollection")
 NAMESPACE = "bench"
 
 
+class PerJob:
+    """What a run costs per job, on either target (its dataclass holds the totals)."""
+
+    jobs: int
+    cpu_seconds: float
+    requests_total: int
+
+    @property
+    def cpu_per_job(self) -> float:
+        return self.cpu_seconds / self.jobs
+
+    @property
+    def requests_per_job(self) -> float:
+        return self.requests_total / self.jobs
+
+
 @dataclass
-class RunResult:
+class RunResult(PerJob):
     driver: str
     jobs: int
     workers: int
@@ -50,14 +66,6 @@ class RunResult:
         """The workload's wall time: to all Succeeded when measured, else to all children created."""
         return self.seconds_to_succeeded if self.seconds_to_succeeded is not None else self.seconds_to_children
 
-    @property
-    def cpu_per_job(self) -> float:
-        return self.cpu_seconds / self.jobs
-
-    @property
-    def requests_per_job(self) -> float:
-        return self.requests_total / self.jobs
-
     def as_json(self) -> dict[str, Any]:
         out = asdict(self)
         # The benchmark process (sandbox, simulated kubelet and Job controller): near 1.0, it set the pace.
@@ -65,6 +73,21 @@ class RunResult:
         out.update(wall_seconds=self.wall_seconds, cpu_seconds_per_job=self.cpu_per_job,
                    wall_seconds_per_job=self.wall_seconds / self.jobs, requests_per_job=self.requests_per_job)
         return out
+
+
+class Counted(Protocol):
+    """A run's request counts, on either target."""
+
+    jobs: int
+    requests_by_resource: dict[str, int]
+
+
+def over_floor(operator: Counted, floor: Counted) -> dict[str, float]:
+    """Per `verb resource`: the operator's requests per job minus the floor's (only where they differ)."""
+    keys = set(operator.requests_by_resource) | set(floor.requests_by_resource)
+    op, fl = operator.requests_by_resource, floor.requests_by_resource
+    diff = {k: op.get(k, 0) / operator.jobs - fl.get(k, 0) / floor.jobs for k in sorted(keys)}
+    return {k: round(v, 3) for k, v in diff.items() if abs(v) > 1e-9}
 
 
 def requests_of(log: RequestLog, client: str) -> tuple[dict[str, int], dict[str, int]]:
@@ -77,7 +100,7 @@ def requests_of(log: RequestLog, client: str) -> tuple[dict[str, int], dict[str,
     return dict(sorted(by_verb.items())), dict(sorted(by_resource.items()))
 
 
-def _percentile(values: list[float], q: float) -> float:
+def percentile(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
     if len(values) == 1:
@@ -102,7 +125,7 @@ async def run_workload(kind: str, jobs: int, workers: int, tmp: Path, concurrenc
             await driver.quiet(quiet / 2)
             sb.requests.reset()
             cpu_before, sandbox_cpu_before = driver.cpu_seconds(), procfs.cpu_seconds(os.getpid())
-            with Progress(sb.store, NAMESPACE, workers) as progress:
+            with Progress(store_feed(sb.store), NAMESPACE, workers) as progress:
                 progress.t0 = time.monotonic()
                 create_jobs(sb.store, NAMESPACE, jobs, workers)
                 to_children = await progress.wait("children", jobs, within, driver.check_alive)
@@ -113,8 +136,8 @@ async def run_workload(kind: str, jobs: int, workers: int, tmp: Path, concurrenc
                 latencies = progress.latencies("children")
             by_verb, by_resource = requests_of(sb.requests, driver.client)
             result = RunResult(kind, jobs, workers, to_children, to_succeeded, cpu_after - cpu_before, by_verb,
-                               by_resource, sum(by_verb.values()), _percentile(latencies, 50),
-                               _percentile(latencies, 99), sandbox_cpu)
+                               by_resource, sum(by_verb.values()), percentile(latencies, 50),
+                               percentile(latencies, 99), sandbox_cpu)
             if idle_seconds > 0:
                 result.idle = await idle_window(sb, driver.client, idle_seconds)
             return result
@@ -166,7 +189,7 @@ async def run_latency(tmp: Path, samples: int, workers: int, concurrency: int, s
             for i in range(samples):
                 namespace = f"latency-{i}"
                 sb.store.create("namespaces", None, {"metadata": {"name": namespace}})
-                with Progress(sb.store, namespace, workers) as progress:
+                with Progress(store_feed(sb.store), namespace, workers) as progress:
                     progress.t0 = time.monotonic()
                     create_jobs(sb.store, namespace, 1, workers)
                     children.append(await progress.wait("children", 1, within, driver.check_alive))

@@ -1,9 +1,9 @@
-"""The benchmark workload (N MPIJobs of W workers, created at once straight in the sandbox's store) and the
-progress tracker that timestamps, per job, when all its children exist and when it is Running and Succeeded.
+"""The benchmark workload (N MPIJobs of W workers, created at once) and the progress tracker that timestamps,
+per job, when all its children exist and when it is Running and Succeeded.
 
-The tracker listens to the store in the benchmark process, so the same clock times the operator and the floor,
-and neither driver reports its own progress. A child is an object whose controller ownerReference is the MPIJob
-(Service, ConfigMap, Secret, launcher Job, worker pods): W + 4 per job.
+The tracker is fed in the benchmark process (by the sandbox's store, or by watches of a real API server), so the
+same clock times the operator and the floor, and neither driver reports its own progress. A child is an object
+whose controller ownerReference is the MPIJob (Service, ConfigMap, Secret, launcher Job, worker pods): W + 4.
 """
 
 from __future__ import annotations
@@ -19,6 +19,10 @@ from mpi_operator.sandbox.events import ADDED, Event
 from mpi_operator.sandbox.store import Store
 
 JSON = dict[str, Any]
+# What a progress tracker is fed: (namespace, resource as `pods` / `jobs.batch`, added?, object).
+Observer = Callable[[str | None, str, bool, JSON], None]
+# Subscribes an observer to a source of changes; returns the unsubscribe.
+Listen = Callable[[Observer], Callable[[], None]]
 MPIJOBS = "mpijobs.kubeflow.org"
 CHILD_RESOURCES = ("pods", "services", "configmaps", "secrets", "jobs.batch")
 STAGES = ("children", "running", "succeeded")
@@ -68,11 +72,23 @@ class JobProgress:
     at: dict[str, float] = field(default_factory=dict)  # stage -> monotonic time
 
 
-class Progress:
-    """Per-job stage times for the MPIJobs of one namespace, fed synchronously by store events."""
+def store_feed(store: Store) -> Listen:
+    """The sandbox store's events as a progress feed."""
 
-    def __init__(self, store: Store, namespace: str, workers: int) -> None:
-        self.store = store
+    def listen(observer: Observer) -> Callable[[], None]:
+        def on_event(ev: Event) -> None:
+            observer(ev.namespace, ev.info.key, ev.type == ADDED, ev.object)
+
+        return store.listen(on_event)
+
+    return listen
+
+
+class Progress:
+    """Per-job stage times for the MPIJobs of one namespace, fed synchronously by `listen`'s changes."""
+
+    def __init__(self, listen: Listen, namespace: str, workers: int) -> None:
+        self.listen = listen
         self.namespace = namespace
         self.expected_children = workers + 4
         self.jobs: dict[str, JobProgress] = {}
@@ -81,24 +97,23 @@ class Progress:
         self._unlisten: Callable[[], None] | None = None
 
     def __enter__(self) -> Progress:
-        self._unlisten = self.store.listen(self._on_event)
+        self._unlisten = self.listen(self.observe)
         return self
 
     def __exit__(self, *exc: object) -> None:
         if self._unlisten is not None:
             self._unlisten()
 
-    def _on_event(self, ev: Event) -> None:
-        if ev.namespace != self.namespace:
+    def observe(self, namespace: str | None, resource: str, added: bool, obj: JSON) -> None:
+        if namespace != self.namespace:
             return
-        key = ev.info.key
-        if key == MPIJOBS:
-            progress = self.jobs.setdefault(str(ev.object["metadata"]["uid"]), JobProgress())
+        if resource == MPIJOBS:
+            progress = self.jobs.setdefault(str(obj["metadata"]["uid"]), JobProgress())
             for stage, condition in (("running", "Running"), ("succeeded", "Succeeded")):
-                if stage not in progress.at and _condition_true(ev.object, condition):
+                if stage not in progress.at and _condition_true(obj, condition):
                     self._reach(progress, stage)
-        elif ev.type == ADDED and key in CHILD_RESOURCES:
-            uid = controller_uid(ev.object)
+        elif added and resource in CHILD_RESOURCES:
+            uid = controller_uid(obj)
             if uid is None:
                 return
             progress = self.jobs.setdefault(uid, JobProgress())

@@ -101,6 +101,9 @@ class ControlPlane:
     bin_dir: Path
     directory: Path
     extra_apiserver_args: list[str] = field(default_factory=list)
+    # Appended last, so they override: the benchmark raises the client QPS of both (defaults 20 and 50).
+    extra_controller_manager_args: list[str] = field(default_factory=list)
+    extra_scheduler_args: list[str] = field(default_factory=list)
     components: dict[str, Component] = field(default_factory=dict)
     url: str = ""
 
@@ -193,14 +196,15 @@ class ControlPlane:
                 "--controllers=*", "--use-service-account-credentials=true",
                 f"--service-account-private-key-file={pki / 'sa.key'}", f"--root-ca-file={pki / 'ca.crt'}",
                 f"--cluster-signing-cert-file={pki / 'ca.crt'}", f"--cluster-signing-key-file={pki / 'ca.key'}",
-                f"--service-cluster-ip-range={SERVICE_CIDR}", "--profiling=false", "--v=1"],
+                f"--service-cluster-ip-range={SERVICE_CIDR}", "--profiling=false", "--v=1",
+                *self.extra_controller_manager_args],
                 self.logs / "kube-controller-manager.log", f"https://127.0.0.1:{kcm_port}/healthz"),
             "kube-scheduler": Component("kube-scheduler", [
                 str(b / "kube-scheduler"), f"--kubeconfig={d / 'scheduler.kubeconfig'}",
                 f"--authentication-kubeconfig={d / 'scheduler.kubeconfig'}",
                 f"--authorization-kubeconfig={d / 'scheduler.kubeconfig'}",
                 "--bind-address=127.0.0.1", f"--secure-port={sched_port}", "--leader-elect=false",
-                "--profiling=false", "--v=1"],
+                "--profiling=false", "--v=1", *self.extra_scheduler_args],
                 self.logs / "kube-scheduler.log", f"https://127.0.0.1:{sched_port}/healthz"),
         }
 
