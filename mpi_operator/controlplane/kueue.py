@@ -120,6 +120,14 @@ class Kueue:
     component: Component | None = None
     applied: list[JSON] = field(default_factory=list)
 
+    @property
+    def version(self) -> str:
+        """The Kueue release built (hack/kueue.sh writes it to VERSIONS)."""
+        for line in (self.build_dir / "VERSIONS").read_text().splitlines():
+            if line.startswith("kueue="):
+                return line.removeprefix("kueue=")
+        return "unknown"
+
     def start(self, within: float = 120.0) -> Kueue:
         started = time.monotonic()
         self.directory.mkdir(parents=True, exist_ok=True)
@@ -183,6 +191,11 @@ class Kueue:
                 tail = self.component.tail() if self.component else ""
                 raise StartError(f"kube-apiserver cannot reach Kueue's webhooks ({code}: {answer}):\n{tail}")
             time.sleep(0.2)
+
+    def exited(self) -> int | None:
+        """The manager's exit code once it has exited, else None."""
+        process = self.component.process if self.component is not None else None
+        return process.poll() if process is not None else None
 
     def stop(self) -> None:
         """Remove the admission webhooks (failurePolicy Fail would reject every MPIJob), then stop the manager."""

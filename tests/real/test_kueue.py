@@ -14,6 +14,7 @@ import copy
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 import pytest_asyncio
@@ -21,6 +22,7 @@ import pytest_asyncio
 from mpi_operator.controlplane import kueue
 from mpi_operator.controlplane.binaries import Unavailable
 from mpi_operator.kube.client import Client
+from mpi_operator.kube.errors import ApiError
 from tests.real.ground import Ground, OperatorProcess
 from tests.real.helpers import (
     JSON,
@@ -184,6 +186,59 @@ def transition(job: JSON, ctype: str) -> str:
     return str(c["lastTransitionTime"])
 
 
+def test_kueues_manifest_is_applied_without_its_deployment_and_with_every_webhook_on_loopback() -> None:
+    service = {"service": {"name": "kueue-webhook-service", "namespace": "kueue-system", "path": "/convert"}}
+    rendered: list[JSON] = [
+        {"kind": "Deployment", "metadata": {"name": "kueue-controller-manager"}},
+        {"kind": "APIService", "metadata": {"name": "v1beta2.visibility.kueue.x-k8s.io"}},
+        {"kind": "CustomResourceDefinition", "metadata": {"name": "workloads.kueue.x-k8s.io"},
+         "spec": {"conversion": {"strategy": "Webhook", "webhook": {"clientConfig": service}}}},
+        {"kind": "CustomResourceDefinition", "metadata": {"name": "topologies.kueue.x-k8s.io"}, "spec": {}},
+        {"kind": "ValidatingWebhookConfiguration", "metadata": {"name": "kueue-validating-webhook-configuration"},
+         "webhooks": [{"name": "vmpijob.kb.io", "clientConfig": {"service": {
+             "name": "kueue-webhook-service", "namespace": "kueue-system", "path": "/validate-mpijob"}}}]},
+    ]
+    applied = kueue.loopback_manifest(rendered, "https://127.0.0.1:9443", b"PEM")
+    assert [d["metadata"]["name"] for d in applied] == [
+        "workloads.kueue.x-k8s.io", "topologies.kueue.x-k8s.io", "kueue-validating-webhook-configuration"]
+    bundle = "UEVN"  # base64 of b"PEM"
+    assert applied[0]["spec"]["conversion"]["webhook"]["clientConfig"] == {
+        "url": "https://127.0.0.1:9443/convert", "caBundle": bundle}
+    assert applied[1]["spec"] == {}
+    assert applied[2]["webhooks"][0]["clientConfig"] == {
+        "url": "https://127.0.0.1:9443/validate-mpijob", "caBundle": bundle}
+    assert rendered[2]["spec"]["conversion"]["webhook"]["clientConfig"] is service  # the input is not edited
+
+
+def test_kueues_shipped_configuration_is_kept_but_for_what_one_loopback_process_needs() -> None:
+    shipped = {"apiVersion": "config.kueue.x-k8s.io/v1beta2", "kind": "Configuration",
+               "webhook": {"port": 9443}, "leaderElection": {"leaderElect": True},
+               "clientConnection": {"qps": 50, "burst": 100}, "featureGates": {"TopologyAwareScheduling": True},
+               "integrations": {"frameworks": ["batch/job", "kubeflow.org/mpijob", "pod"]}}
+    config = kueue.configuration(shipped, webhook_port=1, health_port=2, metrics_port=3, cert_dir=Path("/c"),
+                                 frameworks=("kubeflow.org/mpijob",))
+    assert config["clientConnection"] == {"qps": 50, "burst": 100}
+    assert config["webhook"] == {"host": "127.0.0.1", "port": 1, "certDir": "/c"}
+    assert config["health"] == {"healthProbeBindAddress": "127.0.0.1:2"}
+    assert config["metrics"] == {"bindAddress": "127.0.0.1:3"}
+    assert config["internalCertManagement"] == {"enable": False}
+    assert config["leaderElection"] == {"leaderElect": False}
+    assert config["integrations"] == {"frameworks": ["kubeflow.org/mpijob"]}
+    assert config["featureGates"] == {"TopologyAwareScheduling": True, "VisibilityOnDemand": False}
+    assert shipped["webhook"] == {"port": 9443}
+
+
+async def test_kube_apiserver_reaches_kueues_webhooks_over_tls(queue: str, api: Client, namespace: str) -> None:
+    # Conversion: ClusterQueues are stored as v1beta2, so a v1beta1 read goes through Kueue's /convert.
+    old = await api.request("GET", f"/apis/kueue.x-k8s.io/v1beta1/clusterqueues/{CLUSTER_QUEUE}")
+    assert old["apiVersion"] == "kueue.x-k8s.io/v1beta1" and old["spec"]["resourceGroups"], old
+    # Validation: Kueue's MPIJob webhook denies a queue name that cannot name a LocalQueue.
+    with pytest.raises(ApiError) as denied:
+        await create_mpijob(api, namespace, queued_pi("badqueue", "Not_A_Queue", run_seconds="1"))
+    assert 'admission webhook "vmpijob.kb.io" denied the request' in denied.value.message, denied.value.message
+    assert await mpijob(api, namespace, "badqueue") is None
+
+
 async def test_second_job_waits_suspended_until_the_first_finishes_then_runs(
         queue: str, operator: OperatorProcess, api: Client, namespace: str) -> None:
     observer = Observer(api, namespace, "first", "second")
@@ -208,8 +263,9 @@ async def test_second_job_waits_suspended_until_the_first_finishes_then_runs(
         assert reserved is not None and reserved["reason"] == "Pending", pending["status"]
         assert "insufficient unused quota for cpu" in reserved["message"], reserved
         await wait_condition(api, namespace, "second", "Suspended", within=30)
-        launcher = await get(api, f"{jobs_path(namespace)}/second-launcher")
-        assert launcher is None or launcher["spec"]["suspend"] is True, launcher
+        held = await eventually(lambda: get(api, f"{jobs_path(namespace)}/second-launcher"), 30,
+                                "the second job's launcher Job")
+        assert held["spec"]["suspend"] is True, held["spec"]
 
         await wait_condition(api, namespace, "first", "Succeeded", within=120)
         await wait_condition(api, namespace, "second", "Succeeded", within=120)
@@ -247,10 +303,12 @@ async def test_second_job_waits_suspended_until_the_first_finishes_then_runs(
     assert order.index(("first", "MPIJobSucceeded")) < order.index(("second", "Started")) \
         < order.index(("second", "MPIJobResumed")), order
 
-    # Kueue's admission injected the flavor's nodeSelector; the operator carried it to the launcher Job it
-    # had created while the job was suspended, and to the workers it created on resume.
+    # Kueue's admission injected the flavor's nodeSelector into the templates. The launcher Job made while the
+    # job was held lacked it, so the operator replaced that suspended Job (decision Q13); the workers it
+    # created on resume have it too.
     launcher = await get(api, f"{jobs_path(namespace)}/second-launcher")
-    assert launcher is not None
+    assert launcher is not None and launcher["metadata"]["uid"] != held["metadata"]["uid"]
+    assert not (held["spec"]["template"]["spec"].get("nodeSelector") or {})
     assert FLAVOR_LABELS.items() <= (launcher["spec"]["template"]["spec"].get("nodeSelector") or {}).items()
     selectors = observer.worker_selectors.get("second") or []
     assert selectors and all(FLAVOR_LABELS.items() <= s.items() for s in selectors), selectors
