@@ -6,7 +6,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 DOCKERFILES = $(shell find images -name Dockerfile -o -name '*.Dockerfile' | sort)
 
-.PHONY: venv run test lint unit bench bench-sandbox bench-real manifests chaos clean controlplane helm test-real node-deps
+.PHONY: venv run test lint unit bench bench-sandbox bench-real manifests chaos clean controlplane helm kueue test-real node-deps
 
 venv: $(STAMP)
 
@@ -50,15 +50,26 @@ helm:
 	  if [ "$$CI" = true ]; then echo "!!! CI=true requires it"; exit 1; fi; \
 	fi
 
+# Kueue (sigs.k8s.io/kueue) built from its Go module into ~/.cache/mpi-operator/kueue/ (first time ~8 min;
+# cached after), for tests/real/test_kueue.py; kustomize (the venv's kubectl) renders its manifest. Without Go
+# the Kueue tests are skipped (loudly); with CI=true that is an error.
+kueue: $(STAMP)
+	@if command -v go >/dev/null 2>&1; then \
+	  hack/kueue.sh >/dev/null; \
+	else \
+	  echo "!!! Go is not installed: the Kueue tests of the real-control-plane tier will be skipped"; \
+	  if [ "$$CI" = true ]; then echo "!!! CI=true requires it"; exit 1; fi; \
+	fi
+
 # Only the tests that run on the real control plane.
-test-real: $(STAMP) controlplane
+test-real: $(STAMP) controlplane kueue
 	$(PY) -m pytest -q tests/real -k real
 
 # Debian packages the process runtime's real-MPI tests need (a no-op when installed, a skip when not root).
 node-deps:
 	hack/install-node-deps.sh
 
-test: node-deps lint controlplane helm unit
+test: node-deps lint controlplane helm kueue unit
 
 # Both targets, one after the other (never in parallel: each wants the machine to itself): 4.5-8 min on the
 # sandbox (bench/results.json), then 4.5-7 min on the real control plane (bench/results-real.json).

@@ -231,7 +231,7 @@ class ControlPlane:
         except (OSError, ssl.SSLError) as e:
             return 0, str(e).encode()
 
-    def _wait_healthy(self, component: Component, within: float) -> None:
+    def wait_healthy(self, component: Component, within: float) -> None:
         deadline = time.monotonic() + within
         delay = 0.05
         while True:
@@ -282,7 +282,7 @@ class ControlPlane:
             for name in ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler"):
                 component = self.components[name]
                 component.start(env)
-                self._wait_healthy(component, within)
+                self.wait_healthy(component, within)
             self._wait_for("/api/v1/namespaces/default/serviceaccounts/default", within)
             self._wait_for("/api/v1/namespaces/default/configmaps/kube-root-ca.crt", within)
         except BaseException:
@@ -310,7 +310,7 @@ class ControlPlane:
         if down_seconds > 0:
             time.sleep(down_seconds)
         component.start({k: v for k, v in os.environ.items() if not k.startswith("KUBECONFIG")})
-        self._wait_healthy(component, within)
+        self.wait_healthy(component, within)
 
     def _etcd(self, path: str, body: dict[str, Any]) -> Any:
         req = urllib.request.Request(self.etcd_url + path, data=json.dumps(body).encode(), method="POST",

@@ -29,7 +29,9 @@ PATHS = {"Namespace": "/api/v1/namespaces",
          "ClusterRole": "/apis/rbac.authorization.k8s.io/v1/clusterroles",
          "ClusterRoleBinding": "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings",
          "Role": "/apis/rbac.authorization.k8s.io/v1/namespaces/{ns}/roles",
-         "RoleBinding": "/apis/rbac.authorization.k8s.io/v1/namespaces/{ns}/rolebindings"}
+         "RoleBinding": "/apis/rbac.authorization.k8s.io/v1/namespaces/{ns}/rolebindings",
+         "MutatingWebhookConfiguration": "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations",
+         "ValidatingWebhookConfiguration": "/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations"}
 
 
 def manifests(path: Path = INSTALL, kinds: tuple[str, ...] = RBAC_KINDS) -> list[dict[str, Any]]:
