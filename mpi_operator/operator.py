@@ -26,7 +26,7 @@ from mpi_operator.kube.http import MonitoringServer
 from mpi_operator.kube.kubeconfig import ConfigError
 from mpi_operator.kube.leaderelection import LeaderElectionConfig, LeaderElector
 from mpi_operator.kube.logs import configure_logging
-from mpi_operator.kube.metrics import WorkqueueMetrics
+from mpi_operator.kube.metrics import RestClientMetrics, WorkqueueMetrics
 from mpi_operator.preflight import StartupError, check_crds, check_server
 from mpi_operator.settings import OperatorSettings
 
@@ -50,6 +50,7 @@ class Operator:
         self.settings = settings
         self.metrics = ControllerMetrics()
         self.workqueue_metrics = WorkqueueMetrics()
+        self.rest_metrics = RestClientMetrics()
         self.monitoring = MonitoringServer()
         self.controller: MPIJobController | None = None
         self.elector: LeaderElector | None = None
@@ -100,6 +101,7 @@ class Operator:
             return 1
         if client is None:
             return 0
+        self.rest_metrics.attach(client)  # the leader-election client derived from it inherits the observer
         async with client:
             self.phase = f"starting: checking {client.describe()}"
             try:

@@ -375,8 +375,15 @@ class Reconciler:
     async def _delete_pods(self, job: MPIJob, pod_names: list[str]) -> None:
         async def delete(name: str) -> None:
             try:
-                await self.pods.delete(name, job.namespace)
+                answer = await self.pods.delete(name, job.namespace)
             except NotFound:
+                forget(self.caches.pods, job.namespace, name)
+                return
+            # A graceful delete answers the pod, now terminating: cache it, or every sync until the watch
+            # delivers it deletes the pod again (seen on a real API server: up to five DELETEs per pod).
+            if answer is not None and answer.get("kind") == "Pod":
+                remember(self.caches.pods, answer)
+            else:
                 forget(self.caches.pods, job.namespace, name)
 
         await _gather_all([delete(name) for name in pod_names])

@@ -22,7 +22,7 @@ from mpi_operator.cli import _operator_parser
 from mpi_operator.controller import events as controller_events
 from mpi_operator.controller import launcher, reconciler, status
 from mpi_operator.controller.metrics import ControllerMetrics
-from mpi_operator.kube.metrics import WorkqueueMetrics
+from mpi_operator.kube.metrics import RestClientMetrics, WorkqueueMetrics
 from mpi_operator.render import parser as render_parser
 from mpi_operator.sandbox.cli import parser as sandbox_parser
 from tests.conftest import REPO
@@ -148,6 +148,7 @@ def test_metrics_table_matches_the_registered_metrics() -> None:
     registry = CollectorRegistry()
     ControllerMetrics(registry)
     WorkqueueMetrics(registry)
+    RestClientMetrics(registry)
     registered = {}
     for family in registry.collect():
         exported = f"{family.name}_total" if family.type == "counter" else family.name
