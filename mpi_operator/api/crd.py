@@ -86,7 +86,7 @@ MANAGED_BY_IMMUTABLE = {
 
 PRINTER_COLUMNS = [
     # Conditions are appended as they change, so the last one is the latest state (as training-operator does).
-    {"name": "State", "type": "string", "jsonPath": ".status.conditions[-1:].type"},
+    {"name": "State", "type": "string", "jsonPath": ".status.state"},
     {"name": "Workers", "type": "integer", "jsonPath": ".spec.mpiReplicaSpecs.Worker.replicas"},
     {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
 ]

@@ -112,6 +112,9 @@ class JobStatus(APIModel):
     start_time: str | None = Field(default=None, json_schema_extra=DATE_TIME)
     completion_time: str | None = Field(default=None, json_schema_extra=DATE_TIME)
     last_reconcile_time: str | None = Field(default=None, json_schema_extra=DATE_TIME)
+    # Ours, not upstream's: the job's state now (`kubectl get`'s State column), derived from the conditions'
+    # status by `controller.conditions.job_state`.
+    state: str | None = None
 
 
 class MPIJob(APIModel):

@@ -36,6 +36,27 @@ def is_failed(status: JSON) -> bool:
     return is_condition_true(status, JobConditionType.FAILED)
 
 
+# The State column's precedence: an end beats everything, a held or broken spec beats a running pod.
+_STATE_ORDER = (JobConditionType.FAILED, JobConditionType.SUCCEEDED, JobConditionType.VALIDATION_FAILED,
+                JobConditionType.SUSPENDED, JobConditionType.RESTARTING, JobConditionType.RUNNING,
+                JobConditionType.CREATED)
+
+
+def job_state(status: JSON) -> str | None:
+    """What the job is doing now, from its conditions' status (not from the last condition appended:
+    a suspended job's last condition may be a Running=False)."""
+    return next((str(t) for t in _STATE_ORDER if is_condition_true(status, t)), None)
+
+
+def with_state(status: JSON) -> JSON:
+    """`status` with `state` set from its conditions (removed when no condition is True)."""
+    out = {k: v for k, v in status.items() if k != "state"}
+    state = job_state(out)
+    if state is not None:
+        out["state"] = state
+    return out
+
+
 def is_finished(status: JSON) -> bool:
     """Succeeded=True or Failed=True."""
     return is_succeeded(status) or is_failed(status)

@@ -483,8 +483,10 @@ class Reconciler:
     # --- status ---------------------------------------------------------------------------------------
 
     async def _write_status(self, cached: JSON, status: JSON) -> None:
-        """#607: a merge patch of the status subresource from the cached object, never a blind update."""
+        """#607: a merge patch of the status subresource from the cached object, never a blind update.
+        `state` (the State column) is derived here, the one place every status passes through."""
         old = cached.get("status") or {}
+        status = conditions.with_state(status)
         if old == status:
             return
         meta = cached["metadata"]

@@ -257,7 +257,7 @@ def test_crd_names_scope_version_and_subresources(crd: dict[str, Any]) -> None:
 
 def test_printer_columns_show_state_workers_and_age(crd: dict[str, Any]) -> None:
     columns = {c["name"]: c for c in crd["spec"]["versions"][0]["additionalPrinterColumns"]}
-    assert columns["State"]["jsonPath"] == ".status.conditions[-1:].type"
+    assert columns["State"]["jsonPath"] == ".status.state"
     assert columns["Workers"] == {"name": "Workers", "type": "integer",
                                   "jsonPath": ".spec.mpiReplicaSpecs.Worker.replicas"}
     assert columns["Age"] == {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"}

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
+from mpi_operator.controller import conditions
 from mpi_operator.controller.conditions import get_condition, is_finished, remove_condition, set_condition
 from tests.controller.factory import LATER, NOW
 
@@ -83,3 +86,19 @@ def test_remove_condition() -> None:
     assert remove_condition(status, "Valid")
     assert status["conditions"] == [cond("Created")]
     assert not remove_condition(status, "Valid")
+
+
+@pytest.mark.parametrize(("true", "state"), [
+    ((), None),
+    (("Created",), "Created"),
+    (("Created", "Running"), "Running"),
+    (("Created", "Suspended"), "Suspended"),            # a suspended job's Running is False, even if last
+    (("Created", "Running", "Succeeded"), "Succeeded"),
+    (("Created", "Failed", "Suspended"), "Failed"),     # an evicted job's launcher is suspended too
+    (("Created", "ValidationFailed"), "ValidationFailed"),
+])
+def test_state_is_the_first_true_condition_by_precedence(true: tuple[str, ...], state: str | None) -> None:
+    types = ("Created", "Running", "Suspended", "Succeeded", "Failed", "ValidationFailed")
+    status = {"conditions": [{"type": t, "status": "True" if t in true else "False"} for t in reversed(types)]}
+    assert conditions.job_state(status) == state
+    assert conditions.with_state(status).get("state") == state

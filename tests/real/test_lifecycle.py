@@ -153,3 +153,24 @@ async def test_ttl_deletes_the_launcher_job_after_the_result_is_recorded(operato
     assert job["status"]["replicaStatuses"]["Launcher"]["succeeded"] == 1
     # A finished job never runs again (Q31): no new launcher appears.
     assert await items(api, jobs_path(namespace)) == []
+
+
+async def test_state_column_is_truthful_through_suspend_and_resume(ground: Ground, operator: OperatorProcess,
+                                                                   api: Client, namespace: str) -> None:
+    """kubectl renders the State column from the server's printer columns (real ground: kube-apiserver)."""
+    def state() -> str:
+        rows = ground.kubectl("get", "mpijob", "pi", "-n", namespace, "--no-headers").stdout.split()
+        return rows[1] if len(rows) > 1 else ""
+
+    async def shows(expected: str) -> bool:
+        return state() == expected
+    await create_mpijob(api, namespace, with_annotations(pi(suspend=True), "Launcher", {RUN: "3"}))
+    await eventually(lambda: shows("Suspended"), 30, "State Suspended")
+    await patch_mpijob(api, namespace, "pi", {"spec": {"runPolicy": {"suspend": False}}})
+    await eventually(lambda: shows("Running"), 60, "State Running after the resume")
+    job = await mpijob(api, namespace, "pi")
+    assert condition(job, "Suspended")["status"] == "False"  # type: ignore[index]
+    await eventually(lambda: shows("Succeeded"), 90, "State Succeeded")
+    await patch_mpijob(api, namespace, "pi", {"spec": {"runPolicy": {"suspend": True}}})
+    await wait_condition(api, namespace, "pi", "Succeeded")
+    assert state() == "Succeeded"  # a finished job stays finished whatever its spec says now
