@@ -16,9 +16,8 @@ from mpi_operator.controller import names
 from mpi_operator.controller.options import ControllerOptions, GangScheduler
 from mpi_operator.kube.client import Client
 from mpi_operator.kube.informer import Informer
+from mpi_operator.kube.meta import JSON
 from mpi_operator.kube.resource import CONFIGMAPS, JOBS, PODS, SECRETS, SERVICES, ResourceType
-
-JSON = dict[str, Any]
 
 MPIJOBS = ResourceType(GROUP, VERSION, PLURAL, True, KIND)
 VOLCANO_PODGROUPS = ResourceType("scheduling.volcano.sh", "v1beta1", "podgroups", True, "PodGroup")

@@ -7,11 +7,9 @@ a changed condition moves to the end of the list.
 
 from __future__ import annotations
 
-from typing import Any
-
 from mpi_operator.api.constants import ConditionStatus, JobConditionType
+from mpi_operator.kube.meta import JSON
 
-JSON = dict[str, Any]
 _TERMINAL = (JobConditionType.SUCCEEDED, JobConditionType.FAILED)
 
 

@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 import logging
 import time
-from typing import Any
 
 from mpi_operator.controller.cache import Caches
 from mpi_operator.controller.metrics import CONTROLLER, ControllerMetrics
@@ -21,12 +20,12 @@ from mpi_operator.kube.client import Client
 from mpi_operator.kube.events import EventRecorder
 from mpi_operator.kube.informer import wait_for_cache_sync
 from mpi_operator.kube.logs import log_context
+from mpi_operator.kube.meta import JSON
 from mpi_operator.kube.metrics import WorkqueueMetrics
 from mpi_operator.kube.ratelimit import default_controller_rate_limiter
 from mpi_operator.kube.workqueue import WorkQueue, run_workers
 
 log = logging.getLogger(__name__)
-JSON = dict[str, Any]
 QUEUE_NAME = "MPIJob"
 
 

@@ -11,15 +11,13 @@ import copy
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
 
 from mpi_operator.api.constants import REPLICA_INDEX_LABEL, CleanPodPolicy, MPIImplementation
 from mpi_operator.api.types import MPIJob
 from mpi_operator.controller import conditions, names, pod_template, spec
 from mpi_operator.controller.options import ControllerOptions
 from mpi_operator.controller.worker import all_ready
-
-JSON = dict[str, Any]
+from mpi_operator.kube.meta import JSON
 
 CONFIG_ITEM_MODES = ((names.HOSTFILE_KEY, 0o444), (names.DISCOVER_HOSTS_KEY, 0o555))
 RESTART_POLICY_WARNING_REASON = "SetPodTemplateRestartPolicy"

@@ -16,10 +16,10 @@ from mpi_operator.api.types import MPIJob
 from mpi_operator.controller import names, spec
 from mpi_operator.controller.options import ControllerOptions, GangScheduler
 from mpi_operator.controller.quantity import Quantity, QuantityError, canonical, parse_quantity, same_quantity
+from mpi_operator.kube.meta import JSON
 
 log = logging.getLogger(__name__)
 
-JSON = dict[str, Any]
 VOLCANO_API_VERSION = "scheduling.volcano.sh/v1beta1"
 SCHEDULER_PLUGINS_API_VERSION = "scheduling.x-k8s.io/v1alpha1"
 POD_GROUP_KIND = "PodGroup"

@@ -30,10 +30,10 @@ from mpi_operator.kube.errors import AlreadyExists, Conflict, NotFound
 from mpi_operator.kube.events import EventRecorder
 from mpi_operator.kube.informer import Informer
 from mpi_operator.kube.mergepatch import merge_patch
+from mpi_operator.kube.meta import JSON
 from mpi_operator.kube.resource import CONFIGMAPS, JOBS, PODS, SECRETS, SERVICES, Resource
 
 log = logging.getLogger(__name__)
-JSON = dict[str, Any]
 
 # Worker pods of one job are created concurrently, within this bound.
 WORKER_CREATE_CONCURRENCY = 16
@@ -60,24 +60,12 @@ class Requeue(Exception):
     """Not an error: the sync stopped early and wants to run again (rate-limited)."""
 
 
-def _rv_int(obj: JSON | None) -> int:
-    try:
-        return int(((obj or {}).get("metadata") or {}).get("resourceVersion") or 0)
-    except ValueError:
-        return 0
-
-
 def remember(informer: Informer, obj: JSON) -> None:
-    """Put a write's answer into the cache at once, so the next sync does not act on the older state (a
-    duplicate create, a double-counted transition). The informer's own event for it follows later."""
-    prepared = informer.store.prepare(obj)
-    key = f"{(obj.get('metadata') or {}).get('namespace', '')}/{(obj.get('metadata') or {}).get('name')}"
-    if _rv_int(informer.store.get(key)) < _rv_int(prepared):
-        informer.store.put(prepared)
+    informer.assume(obj)
 
 
 def forget(informer: Informer, namespace: str, name: str) -> None:
-    informer.store.remove(f"{namespace}/{name}")
+    informer.assume_deleted(f"{namespace}/{name}")
 
 
 class Reconciler:

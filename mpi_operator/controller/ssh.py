@@ -8,15 +8,14 @@ from __future__ import annotations
 
 import base64
 from dataclasses import dataclass, field
-from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from mpi_operator.api.types import MPIJob
 from mpi_operator.controller import names
+from mpi_operator.kube.meta import JSON
 
-JSON = dict[str, Any]
 EXPECTED_KEYS = sorted([names.SSH_PRIVATE_KEY, names.SSH_PUBLIC_KEY])
 
 

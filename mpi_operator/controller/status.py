@@ -11,15 +11,14 @@ import copy
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
 
 from mpi_operator.api.constants import ConditionStatus, JobConditionType, ReplicaType
 from mpi_operator.api.field_errors import truncate_message
 from mpi_operator.api.types import MPIJob
 from mpi_operator.controller import conditions, names, spec
 from mpi_operator.controller.launcher import is_launcher_failed, is_launcher_succeeded
+from mpi_operator.kube.meta import JSON
 
-JSON = dict[str, Any]
 TRUE, FALSE = ConditionStatus.TRUE.value, ConditionStatus.FALSE.value
 
 REASON_CREATED = "MPIJobCreated"

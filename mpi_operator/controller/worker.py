@@ -9,14 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
 
 from mpi_operator.api.constants import REPLICA_INDEX_LABEL, CleanPodPolicy
 from mpi_operator.api.types import MPIJob
 from mpi_operator.controller import names, pod_template, spec
 from mpi_operator.controller.options import ControllerOptions
+from mpi_operator.kube.meta import JSON
 
-JSON = dict[str, Any]
 DEFAULT_WORKER_COMMAND = ["/usr/sbin/sshd", "-De"]
 
 
