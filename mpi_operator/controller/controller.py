@@ -17,12 +17,12 @@ from mpi_operator.controller.metrics import CONTROLLER, ControllerMetrics
 from mpi_operator.controller.options import ControllerOptions
 from mpi_operator.controller.reconciler import Reconciler, Requeue, ResourceConflict
 from mpi_operator.kube.client import Client
-from mpi_operator.kube.events import EventRecorder
 from mpi_operator.kube.informer import wait_for_cache_sync
 from mpi_operator.kube.logs import log_context
 from mpi_operator.kube.meta import JSON
 from mpi_operator.kube.metrics import WorkqueueMetrics
 from mpi_operator.kube.ratelimit import default_controller_rate_limiter
+from mpi_operator.kube.recorder import EventRecorder
 from mpi_operator.kube.workqueue import WorkQueue, run_workers
 
 log = logging.getLogger(__name__)

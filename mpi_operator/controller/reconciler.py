@@ -20,17 +20,28 @@ from mpi_operator.api.constants import REPLICA_INDEX_LABEL, CleanPodPolicy, Cond
 from mpi_operator.api.defaults import apply_defaults
 from mpi_operator.api.types import MPIJob
 from mpi_operator.api.validation import is_managed_externally, parse_mpijob, validate_mpijob, validation_message
-from mpi_operator.controller import conditions, configmap, events, launcher, names, podgroup, service, spec, ssh, worker
+from mpi_operator.controller import (
+    conditions,
+    configmap,
+    launcher,
+    names,
+    podgroup,
+    reasons,
+    service,
+    spec,
+    ssh,
+    worker,
+)
 from mpi_operator.controller import status as job_status
 from mpi_operator.controller.cache import MPIJOBS, Caches
 from mpi_operator.controller.metrics import CONTROLLER, ControllerMetrics
 from mpi_operator.controller.options import ControllerOptions
 from mpi_operator.kube.client import Client
 from mpi_operator.kube.errors import AlreadyExists, Conflict, NotFound
-from mpi_operator.kube.events import EventRecorder
 from mpi_operator.kube.informer import Informer
 from mpi_operator.kube.mergepatch import merge_patch
 from mpi_operator.kube.meta import JSON
+from mpi_operator.kube.recorder import EventRecorder
 from mpi_operator.kube.resource import CONFIGMAPS, JOBS, PODS, SECRETS, SERVICES, Resource
 
 log = logging.getLogger(__name__)
@@ -174,7 +185,7 @@ class Reconciler:
         conditions.set_condition(status, JobConditionType.VALIDATION_FAILED, ConditionStatus.TRUE,
                                  REASON_INVALID_SPEC, message, self.now())
         if previous is None or previous.get("message") != message:
-            self.recorder.warning(cached, events.REASON_VALIDATION_ERROR, message)
+            self.recorder.warning(cached, reasons.REASON_VALIDATION_ERROR, message)
         await self._write_status(cached, status)
 
     # --- finished -------------------------------------------------------------------------------------
@@ -224,8 +235,8 @@ class Reconciler:
         if obj is None:
             return None
         if not names.is_controlled_by(obj, names.job_uid(job)):
-            message = events.resource_exists_message(name, kind)
-            self.recorder.warning(self._job_ref(job), events.REASON_RESOURCE_EXISTS, message)
+            message = reasons.resource_exists_message(name, kind)
+            self.recorder.warning(self._job_ref(job), reasons.REASON_RESOURCE_EXISTS, message)
             raise ResourceConflict(message)
         return obj
 
@@ -245,11 +256,11 @@ class Reconciler:
             owner = names.controller_reference(obj) or {}
             for current in found["items"]:
                 if not names.is_controlled_by(current, str(owner.get("uid"))):
-                    message = events.resource_exists_message(meta["name"], resource.type.kind)
+                    message = reasons.resource_exists_message(meta["name"], resource.type.kind)
                     job_ref = {"apiVersion": MPIJOBS.api_version, "kind": MPIJOBS.kind,
                                "metadata": {"name": owner.get("name"), "namespace": meta["namespace"],
                                             "uid": owner.get("uid")}}
-                    self.recorder.warning(job_ref, events.REASON_RESOURCE_EXISTS, message)
+                    self.recorder.warning(job_ref, reasons.REASON_RESOURCE_EXISTS, message)
                     raise ResourceConflict(message) from exc
             raise Requeue(f"{resource.type.plural} {meta['name']} exists already") from exc
         remember(informer, created)
@@ -353,8 +364,8 @@ class Reconciler:
                 except (Requeue, ResourceConflict):
                     raise
                 except Exception as exc:
-                    self.recorder.warning(self._job_ref(job), events.REASON_CREATE_FAILED,
-                                          events.worker_create_failed_message(exc))
+                    self.recorder.warning(self._job_ref(job), reasons.REASON_CREATE_FAILED,
+                                          reasons.worker_create_failed_message(exc))
                     raise
 
         await _gather_all([create(i, pod) for i, pod in to_create])
@@ -400,7 +411,7 @@ class Reconciler:
         except (Requeue, ResourceConflict):
             raise
         except Exception as exc:
-            self.recorder.warning(cached, events.REASON_CREATE_FAILED, events.launcher_create_failed_message(exc))
+            self.recorder.warning(cached, reasons.REASON_CREATE_FAILED, reasons.launcher_create_failed_message(exc))
             raise
         if build.restart_policy_overridden:  # decisions Q41: once per Job creation
             self.recorder.warning(cached, launcher.RESTART_POLICY_WARNING_REASON,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mpi_operator.controller.events import (
+from mpi_operator.controller.reasons import (
     launcher_create_failed_message,
     resource_exists_message,
     worker_create_failed_message,
