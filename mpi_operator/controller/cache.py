@@ -16,7 +16,7 @@ from mpi_operator.controller import names
 from mpi_operator.controller.options import ControllerOptions, GangScheduler
 from mpi_operator.kube.client import Client
 from mpi_operator.kube.informer import Informer
-from mpi_operator.kube.meta import JSON
+from mpi_operator.kube.meta import JSON, controller_reference
 from mpi_operator.kube.resource import CONFIGMAPS, JOBS, PODS, SECRETS, SERVICES, ResourceType
 
 MPIJOBS = ResourceType(GROUP, VERSION, PLURAL, True, KIND)
@@ -79,7 +79,7 @@ def slim_pod(pod: JSON) -> JSON:
     kept = tuple((k, str(annotations[k])) for k in _KEPT_ANNOTATIONS if k in annotations)
     if kept:
         slim_meta["annotations"] = _shared.get(("annotations", kept), lambda: _interned(dict(kept)))
-    owner = next((r for r in meta.get("ownerReferences") or [] if r.get("controller")), None)
+    owner = controller_reference(pod)
     if owner is not None:
         fields = tuple((k, owner[k]) for k in _OWNER_FIELDS if k in owner)
         slim_meta["ownerReferences"] = _shared.get(("owner", fields), lambda: [dict(fields)])
@@ -166,19 +166,10 @@ class Caches:
             return {}
         return {str(pc["metadata"]["name"]): int(pc.get("value") or 0) for pc in self.priorityclasses.store.list()}
 
-    def orphaned_launcher_key(self, obj: JSON) -> str | None:
-        """The key of the MPIJob named by a launcher Job that still carries our finalizer, even when that
-        MPIJob is no longer cached (deleted): its sync must release the finalizer (decisions Q31)."""
-        if names.LAUNCHER_FINALIZER not in ((obj.get("metadata") or {}).get("finalizers") or []):
-            return None
-        ref = names.controller_reference(obj)
-        if ref is None or ref.get("kind") != KIND or ref.get("apiVersion") != f"{GROUP}/{VERSION}":
-            return None
-        return f"{(obj.get('metadata') or {}).get('namespace') or ''}/{ref.get('name')}"
 
     def owner_key(self, obj: JSON) -> str | None:
         """The `<ns>/<name>` key of the MPIJob controlling `obj` (through its Job for launcher pods)."""
-        ref = names.controller_reference(obj)
+        ref = controller_reference(obj)
         namespace = (obj.get("metadata") or {}).get("namespace") or ""
         if ref is None:
             return None
@@ -186,7 +177,7 @@ class Caches:
             job = self.jobs.store.get_by_name(namespace, str(ref.get("name")))
             if job is None:
                 return None
-            ref = names.controller_reference(job)
+            ref = controller_reference(job)
             if ref is None:
                 return None
         if ref.get("kind") != KIND or ref.get("apiVersion") != f"{GROUP}/{VERSION}":

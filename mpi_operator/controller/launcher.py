@@ -15,13 +15,12 @@ from enum import StrEnum
 from mpi_operator.api.constants import REPLICA_INDEX_LABEL, CleanPodPolicy, MPIImplementation
 from mpi_operator.api.types import MPIJob
 from mpi_operator.controller import conditions, names, pod_template, spec
+from mpi_operator.controller.finalizer import LAUNCHER_FINALIZER
 from mpi_operator.controller.options import ControllerOptions
 from mpi_operator.controller.worker import all_ready
 from mpi_operator.kube.meta import JSON
 
 CONFIG_ITEM_MODES = ((names.HOSTFILE_KEY, 0o444), (names.DISCOVER_HOSTS_KEY, 0o555))
-RESTART_POLICY_WARNING_REASON = "SetPodTemplateRestartPolicy"
-RESTART_POLICY_WARNING_MESSAGE = "Restart policy in pod template overridden by restart policy in replica spec"
 SSH_CONNECT_ARGS = "-o ConnectionAttempts=10"
 
 
@@ -119,7 +118,7 @@ def desired_launcher_job(job: MPIJob, options: ControllerOptions) -> LauncherBui
 
     meta = names.object_meta(job, names.launcher_name(job), names.app_labels(job))
     meta["annotations"] = {names.TEMPLATE_HASH_ANNOTATION: pod_template.template_hash(template)}
-    meta["finalizers"] = [names.LAUNCHER_FINALIZER]
+    meta["finalizers"] = [LAUNCHER_FINALIZER]
     return LauncherBuild(
         job={"apiVersion": "batch/v1", "kind": "Job", "metadata": meta, "spec": job_spec},
         restart_policy_overridden=overridden,
@@ -187,20 +186,6 @@ def launcher_template_change(existing_job: JSON, desired_job: JSON, mpijob_suspe
     if mpijob_suspended or not has_started_pods(existing_job):
         return TemplateChange.REPLACE
     return TemplateChange.DEFERRED
-
-
-def has_launcher_finalizer(launcher: JSON) -> bool:
-    return names.LAUNCHER_FINALIZER in ((launcher.get("metadata") or {}).get("finalizers") or [])
-
-
-def launcher_finalizer_releasable(launcher: JSON, mpijob_status: JSON, mpijob_deleting: bool) -> bool:
-    """decisions Q31: drop our finalizer once the MPIJob status records a terminal result (Succeeded/Failed
-    with completionTime), or when the MPIJob itself is going away."""
-    if not has_launcher_finalizer(launcher):
-        return False
-    if mpijob_deleting:
-        return True
-    return conditions.is_finished(mpijob_status) and bool(mpijob_status.get("completionTime"))
 
 
 def should_suspend_after_failure(job: MPIJob, mpijob_status: JSON, launcher: JSON | None) -> bool:

@@ -17,7 +17,8 @@ from mpi_operator.api.field_errors import truncate_message
 from mpi_operator.api.types import MPIJob
 from mpi_operator.controller import conditions, names, spec
 from mpi_operator.controller.launcher import is_launcher_failed, is_launcher_succeeded
-from mpi_operator.kube.meta import JSON
+from mpi_operator.controller.worker import pod_phase
+from mpi_operator.kube.meta import JSON, is_controlled_by
 
 TRUE, FALSE = ConditionStatus.TRUE.value, ConditionStatus.FALSE.value
 
@@ -59,15 +60,11 @@ class StatusUpdate:
     launcher_seen: bool = False
 
 
-def _pod_phase(pod: JSON) -> str:
-    return str((pod.get("status") or {}).get("phase") or "")
-
-
 def launcher_pods_of(launcher: JSON, pods: Iterable[JSON]) -> list[JSON]:
     """Pods selected by the Job's selector (matchLabels) and controlled by the Job."""
     uid = str((launcher.get("metadata") or {}).get("uid") or "")
     selector = ((launcher.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
-    return [pod for pod in pods if names.labels_match(pod, selector) and names.is_controlled_by(pod, uid)]
+    return [pod for pod in pods if names.labels_match(pod, selector) and is_controlled_by(pod, uid)]
 
 
 def launcher_failure(job: MPIJob, launcher: JSON, launcher_pods: Sequence[JSON]) -> tuple[str, str]:
@@ -81,7 +78,7 @@ def launcher_failure(job: MPIJob, launcher: JSON, launcher_pods: Sequence[JSON])
     if reason == BACKOFF_LIMIT_EXCEEDED:
         newest: JSON | None = None
         for pod in launcher_pods:
-            if _pod_phase(pod) != "Failed":
+            if pod_phase(pod) != "Failed":
                 continue
             created = str((pod.get("metadata") or {}).get("creationTimestamp") or "")
             if newest is None or created > str(newest["metadata"].get("creationTimestamp") or ""):
@@ -144,7 +141,7 @@ def compute_status(
     if launcher is not None:
         update.launcher_seen = True
         pods = launcher_pods_of(launcher, launcher_pods)
-        running_launchers = sum(1 for pod in pods if _pod_phase(pod) == "Running")
+        running_launchers = sum(1 for pod in pods if pod_phase(pod) == "Running")
         launcher_failed_count = int((launcher.get("status") or {}).get("failed") or 0)
         if is_launcher_succeeded(launcher):
             replica_statuses[ReplicaType.LAUNCHER.value] = _counts(succeeded=1, failed=launcher_failed_count)
@@ -157,13 +154,13 @@ def compute_status(
                 active=running_launchers, failed=launcher_failed_count
             )
 
-    phases = [_pod_phase(pod) for pod in workers]
+    phases = [pod_phase(pod) for pod in workers]
     replica_statuses[ReplicaType.WORKER.value] = _counts(
         active=phases.count("Running"), succeeded=phases.count("Succeeded"), failed=phases.count("Failed")
     )
     evicted = sum(
         1 for pod in workers
-        if _pod_phase(pod) == "Failed" and (pod.get("status") or {}).get("reason") == EVICTED_POD_REASON
+        if pod_phase(pod) == "Failed" and (pod.get("status") or {}).get("reason") == EVICTED_POD_REASON
     )
     if evicted:
         # decisions Q21: eviction is terminal, with completionTime and the failed counter.

@@ -14,7 +14,7 @@ from mpi_operator.api.constants import REPLICA_INDEX_LABEL, CleanPodPolicy
 from mpi_operator.api.types import MPIJob
 from mpi_operator.controller import names, pod_template, spec
 from mpi_operator.controller.options import ControllerOptions
-from mpi_operator.kube.meta import JSON
+from mpi_operator.kube.meta import JSON, is_controlled_by, is_deleting
 
 DEFAULT_WORKER_COMMAND = ["/usr/sbin/sshd", "-De"]
 
@@ -64,10 +64,6 @@ def pod_phase(pod: JSON) -> str:
     return str((pod.get("status") or {}).get("phase") or "")
 
 
-def is_terminating(pod: JSON) -> bool:
-    return bool((pod.get("metadata") or {}).get("deletionTimestamp"))
-
-
 def is_pod_ready(pod: JSON) -> bool:
     conditions = (pod.get("status") or {}).get("conditions") or []
     return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
@@ -81,7 +77,7 @@ def all_ready(pods: Iterable[JSON]) -> bool:
 def owned_workers(job: MPIJob, pods: Iterable[JSON]) -> list[JSON]:
     """Pods with the job's worker labels that this MPIJob controls."""
     uid, selector = names.job_uid(job), names.worker_selector(job)
-    return [pod for pod in pods if names.labels_match(pod, selector) and names.is_controlled_by(pod, uid)]
+    return [pod for pod in pods if names.labels_match(pod, selector) and is_controlled_by(pod, uid)]
 
 
 def worker_index(job: MPIJob, pod: JSON) -> int | None:
@@ -111,7 +107,7 @@ def scale_down(job: MPIJob, pods: Iterable[JSON]) -> ScaleDown:
     plan = ScaleDown()
     replicas = spec.worker_replicas(job)
     for pod in owned_workers(job, pods):
-        if is_terminating(pod):
+        if is_deleting(pod):
             continue
         name = str(pod["metadata"]["name"])
         labels = pod["metadata"].get("labels") or {}
@@ -133,7 +129,7 @@ def workers_to_clean_up(job: MPIJob, pods: Iterable[JSON]) -> list[str]:
     return sorted(
         str(pod["metadata"]["name"])
         for pod in owned_workers(job, pods)
-        if not is_terminating(pod) and (not only_live or pod_phase(pod) in ("Running", "Pending"))
+        if not is_deleting(pod) and (not only_live or pod_phase(pod) in ("Running", "Pending"))
     )
 
 
@@ -142,6 +138,6 @@ def worker_needs_replacement(existing: JSON, desired: JSON) -> bool:
     Pods without our hash annotation (made by another version) are left alone."""
     have = ((existing.get("metadata") or {}).get("annotations") or {}).get(names.TEMPLATE_HASH_ANNOTATION)
     want = desired["metadata"]["annotations"][names.TEMPLATE_HASH_ANNOTATION]
-    return have is not None and have != want and pod_phase(existing) in ("", "Pending") and not is_terminating(
+    return have is not None and have != want and pod_phase(existing) in ("", "Pending") and not is_deleting(
         existing
     )

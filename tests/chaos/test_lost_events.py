@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
-from mpi_operator.controller.names import LAUNCHER_FINALIZER
+from mpi_operator.controller.finalizer import LAUNCHER_FINALIZER
 from tests.controller_it.cluster_stand_in import (
     JOBS,
     complete_launcher,

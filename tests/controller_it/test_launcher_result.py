@@ -7,7 +7,7 @@ import copy
 
 import pytest
 
-from mpi_operator.controller.names import LAUNCHER_FINALIZER
+from mpi_operator.controller.finalizer import LAUNCHER_FINALIZER
 from mpi_operator.sandbox.timefmt import now_rfc3339
 from tests.controller_it.cluster_stand_in import (
     JOBS,

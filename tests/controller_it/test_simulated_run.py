@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
-from mpi_operator.controller.names import LAUNCHER_FINALIZER
+from mpi_operator.controller.finalizer import LAUNCHER_FINALIZER
 from mpi_operator.sandbox.cluster import Cluster, JobControllerOptions, KubeletOptions
 from mpi_operator.sandbox.kubelet import EVICT_AFTER, EXIT_CODE, FAILURES, RUN_SECONDS
 from tests.conftest import REPO, examples_dir
