@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.controller_it.cluster_stand_in import events
+from tests.controller_it.cluster import events
 from tests.controller_it.conftest import MPIJOBS, Env, example
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -26,8 +26,8 @@ FOREIGN: list[tuple[str, str, str, dict[str, Any]]] = [
 async def test_foreign_object_gets_err_resource_exists_and_no_takeover(env: Env, resource: str, kind: str,
                                                                        name: str, body: dict[str, Any]) -> None:
     ns = env.namespace()
-    foreign = env.sb.store.create(resource, ns, {"metadata": {"name": name}, **body})
-    env.sb.store.create(MPIJOBS, ns, example("pi.yaml"))
+    foreign = env.create(resource, ns, {"metadata": {"name": name}, **body})
+    env.create(MPIJOBS, ns, example("pi.yaml"))
 
     warning = await env.eventually(lambda: events(env, ns, "ErrResourceExists"), what="ErrResourceExists event")
     assert warning[0]["type"] == "Warning"

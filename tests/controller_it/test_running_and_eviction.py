@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.controller_it.cluster_stand_in import (
+from tests.controller_it.cluster import (
     JOBS,
     complete_launcher,
     condition,
@@ -24,7 +24,7 @@ pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 async def test_running_condition_needs_the_launcher_pod_and_all_workers_running(env: Env) -> None:
     ns = env.namespace()
-    env.sb.store.create(MPIJOBS, ns, example("pi.yaml"))
+    env.create(MPIJOBS, ns, example("pi.yaml"))
     await env.eventually(lambda: env.get(JOBS, ns, "pi-launcher"), what="launcher Job")
     set_pod_running(env, ns, "pi-worker-0")
     start_launcher(env, ns, "pi-launcher")
@@ -39,7 +39,7 @@ async def test_running_condition_needs_the_launcher_pod_and_all_workers_running(
     assert replica_status(env, ns, "pi", "Worker") == {"active": 2}
 
     # More syncs in the Running state (a label touch) emit no second Event (decisions Q18).
-    env.sb.store.patch(MPIJOBS, ns, "pi", "merge", {"metadata": {"labels": {"touched": "yes"}}})
+    env.patch(MPIJOBS, ns, "pi", "merge", {"metadata": {"labels": {"touched": "yes"}}})
     await env.settled()
     emitted = events(env, ns, "MPIJobRunning")
     assert len(emitted) == 1 and emitted[0]["type"] == "Normal" and emitted[0].get("count", 1) == 1
