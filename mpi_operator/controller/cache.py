@@ -44,7 +44,7 @@ def _interned(mapping: dict[str, Any]) -> dict[str, str]:
 class _Shared:
     """Canonical copies of small values many cached pods hold alike (a job's owner reference, its template
     hash, a Ready condition): pods share one object instead of holding equal copies. Safe because cached
-    objects are never mutated (decisions Q33); bounded by clearing when it grows past `limit` entries."""
+    objects are never mutated (docs/decisions.md Q33); bounded by clearing when it grows past `limit` entries."""
 
     def __init__(self, limit: int = 100_000) -> None:
         self.limit = limit
@@ -102,7 +102,7 @@ def slim_object(obj: JSON) -> JSON:
 
 
 def slim_secret(secret: JSON) -> JSON:
-    """Only the key names of a Secret are ever compared (decisions Q15): key material is not cached."""
+    """Only the key names of a Secret are ever compared (docs/decisions.md Q15): key material is not cached."""
     slim = slim_object(secret)
     return {**slim, "data": dict.fromkeys(secret.get("data") or {}, "")}
 
@@ -137,7 +137,7 @@ class Caches:
         pg_type = podgroup_type(options)
         if pg_type is not None:
             podgroups = informer(pg_type, slim_object)
-            # decisions Q26: PriorityClasses only with gang scheduling (cluster-scoped).
+            # docs/decisions.md Q26: PriorityClasses only with gang scheduling (cluster-scoped).
             priorityclasses = Informer(client.resource(PRIORITYCLASSES), transform=slim_object if slim else None)
         return cls(
             mpijobs=informer(MPIJOBS, slim_object),

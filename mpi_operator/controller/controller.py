@@ -1,7 +1,7 @@
 """The MPIJob controller: informers feed a de-duplicating workqueue through owner-mapping handlers, and
 worker coroutines run `Reconciler.sync` on the keys.
 
-Invariant: watch events enqueue without rate limiting (decisions Q34); only failed syncs back off, so a
+Invariant: watch events enqueue without rate limiting (docs/decisions.md Q34); only failed syncs back off, so a
 burst of events never delays fresh work. One key is never synced by two workers at once.
 """
 
@@ -61,7 +61,7 @@ class MPIJobController:
         self.queue.add(object_key(obj))
 
     def _job_deleted(self, obj: JSON) -> None:
-        # decisions Q32: the job_info series goes with its MPIJob.
+        # docs/decisions.md Q32: the job_info series goes with its MPIJob.
         meta = metadata(obj)
         with contextlib.suppress(KeyError):
             self.metrics.job_info.remove(names.launcher_name_for(str(meta.get("name", ""))),

@@ -1,4 +1,4 @@
-"""The launcher Job's finalizer, its whole life (decisions Q31): a finished job never runs again because its
+"""The launcher Job's finalizer, its whole life (docs/decisions.md Q31): a finished job never runs again because its
 launcher Job, and so its result, cannot vanish before the MPIJob's status has recorded that result.
 
 Put on the launcher Job when it is built (`launcher.desired_launcher_job`); released when the status records a

@@ -1,8 +1,8 @@
 """The launcher Job `<name>-launcher`: its desired form, the template hash that detects Launcher template
-edits (decisions Q13), and the scheduling-directive sync applied when a suspended launcher is resumed.
+edits (docs/decisions.md Q13), and the scheduling-directive sync applied when a suspended launcher is resumed.
 
 Invariant: pure; the restart-policy Warning is returned as data (LauncherBuild.restart_policy_overridden)
-for the caller to emit once per Job creation (decisions Q41).
+for the caller to emit once per Job creation (docs/decisions.md Q41).
 """
 
 from __future__ import annotations
@@ -177,7 +177,7 @@ class TemplateChange(StrEnum):
 
 
 def launcher_template_change(existing_job: JSON, desired_job: JSON, mpijob_suspended: bool) -> TemplateChange:
-    """decisions Q13: compare the recorded template hash; replace only a Job that has started no pod yet or
+    """docs/decisions.md Q13: compare the recorded template hash; replace only a Job that has started no pod yet or
     whose MPIJob is suspended. A Job without our hash (made by another version) is left alone."""
     have = ((existing_job.get("metadata") or {}).get("annotations") or {}).get(names.TEMPLATE_HASH_ANNOTATION)
     want = desired_job["metadata"]["annotations"][names.TEMPLATE_HASH_ANNOTATION]
@@ -189,7 +189,7 @@ def launcher_template_change(existing_job: JSON, desired_job: JSON, mpijob_suspe
 
 
 def should_suspend_after_failure(job: MPIJob, mpijob_status: JSON, launcher: JSON | None) -> bool:
-    """decisions Q21: once the MPIJob has failed for good (e.g. evicted workers) while its launcher Job is
+    """docs/decisions.md Q21: once the MPIJob has failed for good (e.g. evicted workers) while its launcher Job is
     still going, cleanPodPolicy Running or All suspends the launcher Job (its pods go; the Job and its
     status stay for inspection)."""
     if launcher is None or is_launcher_done(launcher) or (launcher.get("spec") or {}).get("suspend"):
@@ -203,7 +203,7 @@ def should_suspend_after_failure(job: MPIJob, mpijob_status: JSON, launcher: JSO
 
 def launcher_may_run(job: MPIJob, workers: Sequence[JSON]) -> bool:
     """Whether a launcher may be created unsuspended or be unsuspended now. AtStartup: always.
-    WaitForWorkersReady (decisions Q8, across suspend/resume too): every worker of the spec is in `workers`
+    WaitForWorkersReady (docs/decisions.md Q8, across suspend/resume too): every worker of the spec is in `workers`
     and Ready. A suspended MPIJob's launcher Job is created suspended regardless of this gate."""
     if not spec.waits_for_workers_ready(job):
         return True

@@ -1,6 +1,6 @@
 """Names, labels, annotations and ownership of every object the controller creates for an MPIJob.
 
-Invariant: values are upstream's (kubeflow/mpi-operator v0.8.2) unless decisions.md says otherwise, so
+Invariant: values are upstream's (kubeflow/mpi-operator v0.8.2) unless docs/decisions.md says otherwise, so
 existing tooling that selects or reads these objects keeps working.
 """
 
@@ -20,7 +20,7 @@ VOLCANO_GROUP_ANNOTATION = "scheduling.k8s.io/group-name"
 VOLCANO_QUEUE_ANNOTATION = "scheduling.volcano.sh/queue-name"
 SCHEDULER_PLUGINS_POD_GROUP_LABEL = "scheduling.x-k8s.io/pod-group"
 
-# Ours (decisions Q13): hash of the desired pod template, on the launcher Job and on worker pods.
+# Ours (docs/decisions.md Q13): hash of the desired pod template, on the launcher Job and on worker pods.
 TEMPLATE_HASH_ANNOTATION = "kubeflow.org/mpi-operator-template-hash"
 
 ROLE_LAUNCHER = "launcher"

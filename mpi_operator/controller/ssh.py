@@ -1,7 +1,7 @@
 """The SSH Secret `<name>-ssh`: one ECDSA P-521 key pair per job, generated once at Secret creation.
 
 Invariant: key material never reaches a log or a repr (SSHKeyPair hides it); an existing Secret is judged
-by its key names only (decisions Q15), never by its contents.
+by its key names only (docs/decisions.md Q15), never by its contents.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """The MPIJob status computed from what the controller observed: conditions, replicaStatuses, startTime
-and completionTime (§5, decisions Q16-Q22).
+and completionTime (§5, docs/decisions.md Q16-Q22).
 
 Invariant: pure; returns the new status and the transitions (Events, counters) that the reconciler emits
 only after the status write that records them has succeeded, so a retried write never counts twice.
@@ -69,7 +69,7 @@ def launcher_pods_of(launcher: JSON, pods: Iterable[JSON]) -> list[JSON]:
 
 def launcher_failure(job: MPIJob, launcher: JSON, launcher_pods: Sequence[JSON]) -> tuple[str, str]:
     """§5.5 reason and message; BackoffLimitExceeded gets the newest failed pod's reason and message,
-    each only when non-empty (decisions Q22)."""
+    each only when non-empty (docs/decisions.md Q22)."""
     failed: JSON = next(
         (c for c in (launcher.get("status") or {}).get("conditions") or [] if c.get("type") == "Failed"), {}
     )
@@ -117,7 +117,7 @@ def compute_status(
     ns_name = f"{job.namespace}/{job.name}"
     suspended = spec.is_suspended(job)
 
-    # Upstream tests "no conditions at all"; ours may carry a validation condition first (decisions Q2).
+    # Upstream tests "no conditions at all"; ours may carry a validation condition first (docs/decisions.md Q2).
     if conditions.get_condition(status, JobConditionType.CREATED) is None:
         message = f"MPIJob {ns_name} is created."
         conditions.set_condition(status, JobConditionType.CREATED, TRUE, REASON_CREATED, message, now)
@@ -163,7 +163,7 @@ def compute_status(
         if pod_phase(pod) == "Failed" and (pod.get("status") or {}).get("reason") == EVICTED_POD_REASON
     )
     if evicted:
-        # decisions Q21: eviction is terminal, with completionTime and the failed counter.
+        # docs/decisions.md Q21: eviction is terminal, with completionTime and the failed counter.
         _fail(status, REASON_EVICTED, f"{evicted}/{len(workers)} workers are evicted", now, emit)
 
     if suspended:
@@ -180,7 +180,7 @@ def compute_status(
         conditions.set_condition(
             status, JobConditionType.RUNNING, TRUE, REASON_RUNNING, f"MPIJob {ns_name} is running.", now
         )
-        if not was_running:  # decisions Q18: on the transition only
+        if not was_running:  # docs/decisions.md Q18: on the transition only
             emit(Transition("Normal", REASON_RUNNING, f"MPIJob {ns_name} is running"))
 
     if conditions.is_finished(status) and conditions.get_condition(status, JobConditionType.RUNNING) is None:
@@ -194,7 +194,7 @@ def compute_status(
 
 
 def _succeed(job: MPIJob, launcher: JSON, status: JSON, now: str, emit: Callable[[Transition], None]) -> None:
-    # decisions Q21: a job already failed for good (eviction) never turns into Succeeded.
+    # docs/decisions.md Q21: a job already failed for good (eviction) never turns into Succeeded.
     if conditions.is_failed(status) and status.get("completionTime"):
         return
     was_succeeded = conditions.is_succeeded(status)

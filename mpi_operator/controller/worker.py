@@ -2,7 +2,7 @@
 scale-down, on cleanup, or to replace after a template edit.
 
 Invariant: pure functions of (defaulted MPIJob, options, observed pods); deletion plans only ever name
-pods controlled by this MPIJob (decisions Q1, Q9, Q10).
+pods controlled by this MPIJob (docs/decisions.md Q1, Q9, Q10).
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ def desired_worker_pod(job: MPIJob, index: int, options: ControllerOptions) -> J
 
     pod_template.set_host(pod_spec, job, names.worker_name(job, index))
     dns_config = pod_spec.get("dnsConfig") or {}
-    # decisions Q11: the search domain follows --cluster-domain (upstream hard-codes cluster.local).
+    # docs/decisions.md Q11: the search domain follows --cluster-domain (upstream hard-codes cluster.local).
     search = f"{names.service_name(job)}.{job.namespace}.svc.{options.dns_search_domain}"
     dns_config["searches"] = [*(dns_config.get("searches") or []), search]
     pod_spec["dnsConfig"] = dns_config
@@ -102,7 +102,7 @@ class ScaleDown:
 
 
 def scale_down(job: MPIJob, pods: Iterable[JSON]) -> ScaleDown:
-    """decisions Q9/Q10: compare the worker index (not the shifted label) with replicas; a pod without an
+    """docs/decisions.md Q9/Q10: compare the worker index (not the shifted label) with replicas; a pod without an
     index is reported (for a Warning Event) and kept; only controlled, not-yet-terminating pods are named."""
     plan = ScaleDown()
     replicas = spec.worker_replicas(job)
@@ -123,7 +123,7 @@ def scale_down(job: MPIJob, pods: Iterable[JSON]) -> ScaleDown:
 
 
 def workers_to_clean_up(job: MPIJob, pods: Iterable[JSON]) -> list[str]:
-    """decisions Q1: every controlled worker pod, any index; with cleanPodPolicy Running only those still
+    """docs/decisions.md Q1: every controlled worker pod, any index; with cleanPodPolicy Running only those still
     Running or Pending (finished pods stay for inspection). Already-terminating pods are skipped."""
     only_live = spec.clean_pod_policy(job) == CleanPodPolicy.RUNNING
     return sorted(
@@ -134,7 +134,7 @@ def workers_to_clean_up(job: MPIJob, pods: Iterable[JSON]) -> list[str]:
 
 
 def worker_needs_replacement(existing: JSON, desired: JSON) -> bool:
-    """decisions Q13 for workers: the template hash changed and the pod has not started Running yet.
+    """docs/decisions.md Q13 for workers: the template hash changed and the pod has not started Running yet.
     Pods without our hash annotation (made by another version) are left alone."""
     have = ((existing.get("metadata") or {}).get("annotations") or {}).get(names.TEMPLATE_HASH_ANNOTATION)
     want = desired["metadata"]["annotations"][names.TEMPLATE_HASH_ANNOTATION]

@@ -1,4 +1,4 @@
-"""The launcher Job (checklist 54-68, 74, 109 for the launcher; decisions Q13, Q31, Q41)."""
+"""The launcher Job (checklist 54-68, 74, 109 for the launcher; docs/decisions.md Q13, Q31, Q41)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Event message texts (§6.1, decisions Q14)."""
+"""Event message texts (§6.1, docs/decisions.md Q14)."""
 
 from __future__ import annotations
 

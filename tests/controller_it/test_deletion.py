@@ -1,5 +1,5 @@
 """Deleting an MPIJob: garbage collection removes its children, and the controller releases its finalizer on
-the launcher Job (decisions Q31) so that the Job goes too."""
+the launcher Job (docs/decisions.md Q31) so that the Job goes too."""
 
 from __future__ import annotations
 

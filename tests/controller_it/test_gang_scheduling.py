@@ -148,7 +148,7 @@ async def test_foreign_podgroup_gets_err_resource_exists(genv: GangEnv) -> None:
 
 
 async def test_podgroup_fields_we_own_are_restored_and_others_left_alone(genv: GangEnv) -> None:
-    """decisions Q27: a scheduler's own fields cause no update fight; ours are put back."""
+    """docs/decisions.md Q27: a scheduler's own fields cause no update fight; ours are put back."""
     env = genv.env
     ns = env.namespace()
     env.create(MPIJOBS, ns, gang_job())

@@ -48,7 +48,7 @@ async def started_job(env: Env, policy: str | None) -> str:
 
 
 @pytest.mark.parametrize(("policy", "deleted", "kept"), [
-    (None, ["pi-worker-0"], ["pi-worker-1"]),  # decisions Q4: the default is Running
+    (None, ["pi-worker-0"], ["pi-worker-1"]),  # docs/decisions.md Q4: the default is Running
     ("Running", ["pi-worker-0"], ["pi-worker-1"]),
     ("All", ["pi-worker-0", "pi-worker-1"], []),
     ("None", [], ["pi-worker-0", "pi-worker-1"]),
@@ -70,7 +70,7 @@ async def test_launcher_success_succeeds_the_job_and_cleans_per_policy(env: Env,
     assert running is not None and running["status"] == "False"
 
     await env.eventually(lambda: all(gone_or_terminating(env, ns, name) for name in deleted), what="workers deleted")
-    # decisions Q31: the result is recorded, so the launcher Job may now go (TTL, kubectl delete).
+    # docs/decisions.md Q31: the result is recorded, so the launcher Job may now go (TTL, kubectl delete).
     await env.eventually(lambda: LAUNCHER_FINALIZER not in (env.get(JOBS, ns, "pi-launcher") or {}).get(
         "metadata", {}).get("finalizers", []), what="launcher finalizer released")
     await env.settled()

@@ -1,5 +1,6 @@
 """A child name taken by an object this MPIJob does not control: a Warning `ErrResourceExists` naming the real
-kind (decisions Q14), and the object is never taken over or changed. (PodGroups: see the gang-scheduling tests.)"""
+kind (docs/decisions.md Q14), and the object is never taken over or changed. (PodGroups: see the gang-scheduling
+tests.)"""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Running=True once the launcher pod and every worker run (one Normal event per transition), and an
-evicted worker fails the job for good (decisions Q21: terminal, cleanPodPolicy applied, launcher suspended)."""
+evicted worker fails the job for good (docs/decisions.md Q21: terminal, cleanPodPolicy applied, launcher suspended)."""
 
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ async def test_running_condition_needs_the_launcher_pod_and_all_workers_running(
     assert running["message"] == f"MPIJob {ns}/pi is running."
     assert replica_status(env, ns, "pi", "Worker") == {"active": 2}
 
-    # More syncs in the Running state (a label touch) emit no second Event (decisions Q18).
+    # More syncs in the Running state (a label touch) emit no second Event (docs/decisions.md Q18).
     env.patch(MPIJOBS, ns, "pi", "merge", {"metadata": {"labels": {"touched": "yes"}}})
     await env.settled()
     emitted = events(env, ns, "MPIJobRunning")
@@ -55,7 +55,7 @@ async def test_evicted_worker_fails_the_job_for_good(env: Env) -> None:
     failed = condition(done, "Failed")
     assert failed is not None and failed["status"] == "True"
     assert (failed["reason"], failed["message"]) == ("MPIJobEvicted", "1/2 workers are evicted")
-    assert done["status"]["completionTime"]  # decisions Q21: terminal
+    assert done["status"]["completionTime"]  # docs/decisions.md Q21: terminal
     running = condition(done, "Running")
     assert running is not None and running["status"] == "False"
     warning = await env.eventually(lambda: events(env, ns, "MPIJobEvicted"), what="MPIJobEvicted event")

@@ -79,7 +79,7 @@ async def test_run_launcher_as_worker_scales_by_worker_index_and_lists_the_launc
     assert labels == ["1", "2", "3"]
     assert config(env, ns, "hostfile") == f"pi-launcher.pi.{ns}.svc slots=1\n" + hostfile(ns, 3)
 
-    scale(env, ns, 2)  # decisions Q9: worker index 2 goes (label 3), worker index 1 (label 2) stays
+    scale(env, ns, 2)  # docs/decisions.md Q9: worker index 2 goes (label 3), worker index 1 (label 2) stays
     await env.eventually(lambda: gone_or_terminating(env, ns, "pi-worker-2"), what="worker-2 deleted")
     await env.settled()
     assert live(env, ns, "pi-worker-0") and live(env, ns, "pi-worker-1")
@@ -96,7 +96,7 @@ async def test_worker_without_index_label_is_left_alone_with_a_warning(env: Env)
     await env.eventually(lambda: gone_or_terminating(env, ns, "pi-worker-1"), what="worker-1 deleted")
     warning = await env.eventually(lambda: events(env, ns, "WorkerWithoutIndex"), what="WorkerWithoutIndex")
     assert warning[0]["type"] == "Warning"
-    assert live(env, ns, "pi-worker-2")  # decisions Q10: kept, and the step did not abort
+    assert live(env, ns, "pi-worker-2")  # docs/decisions.md Q10: kept, and the step did not abort
 
     # Said once: later syncs write nothing (no Event count bumps either).
     await env.settled()

@@ -1,4 +1,4 @@
-"""decisions Q13: an edited Worker template replaces the worker pods that are not Running yet; an edited
+"""docs/decisions.md Q13: an edited Worker template replaces the worker pods that are not Running yet; an edited
 Launcher template replaces a launcher Job that has not started, and is deferred (Warning) for a running one."""
 
 from __future__ import annotations
@@ -115,4 +115,4 @@ async def test_launcher_template_restart_policy_is_overridden_with_one_warning(e
     assert warning[0]["message"] == ("Restart policy in pod template overridden by restart policy in replica spec")
     env.patch(MPIJOBS, ns, "pi", "merge", {"metadata": {"labels": {"touched": "yes"}}})
     await env.settled()
-    assert [e.get("count", 1) for e in events(env, ns, "SetPodTemplateRestartPolicy")] == [1]  # decisions Q41
+    assert [e.get("count", 1) for e in events(env, ns, "SetPodTemplateRestartPolicy")] == [1]  # docs/decisions.md Q41

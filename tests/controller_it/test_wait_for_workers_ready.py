@@ -1,5 +1,5 @@
 """launcherCreationPolicy WaitForWorkersReady: no launcher Job until every worker pod is Ready, and
-(decisions Q8) no unsuspended launcher after a resume either until the workers are Ready again."""
+(docs/decisions.md Q8) no unsuspended launcher after a resume either until the workers are Ready again."""
 
 from __future__ import annotations
 
@@ -51,7 +51,7 @@ async def test_launcher_is_not_unsuspended_before_workers_are_ready_after_resume
     await env.eventually(lambda: all(live(env, ns, name) for name in WORKERS), what="workers after resume")
     await env.settled()
     launcher = env.get(JOBS, ns, "pi-launcher")
-    assert launcher is not None and launcher["spec"]["suspend"] is True  # decisions Q8
+    assert launcher is not None and launcher["spec"]["suspend"] is True  # docs/decisions.md Q8
 
     for name in WORKERS:
         set_pod_running(env, ns, name)

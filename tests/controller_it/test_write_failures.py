@@ -76,7 +76,7 @@ async def test_rejected_launcher_resume_is_retried(env: Env) -> None:
 
 
 async def test_rejected_status_writes_emit_no_event_until_one_succeeds(env: Env) -> None:
-    """decisions Q17: Events and counters follow the status write that records the transition."""
+    """docs/decisions.md Q17: Events and counters follow the status write that records the transition."""
     ns = env.namespace()
     created_before = counter(env, "jobs_created")
     with rejecting(env, {"patch", "update"}, MPIJOBS):

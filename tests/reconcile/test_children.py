@@ -1,5 +1,5 @@
 """Service, ConfigMap, Secret: created once, repaired when they drift, never touched when not ours; an object the
-cache did not know yet requeues quietly (decisions Q15, Q36)."""
+cache did not know yet requeues quietly (docs/decisions.md Q15, Q36)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The PodGroup with gang scheduling: created with the job, patched only in the fields we own (decisions Q27),
+"""The PodGroup with gang scheduling: created with the job, patched only in the fields we own (docs/decisions.md Q27),
 deleted on suspend and never recreated while suspended, not ours reported."""
 
 from __future__ import annotations

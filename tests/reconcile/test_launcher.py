@@ -1,4 +1,4 @@
-"""The launcher Job: the WaitForWorkersReady gate (also after resume, decisions Q8), created suspended for a
+"""The launcher Job: the WaitForWorkersReady gate (also after resume, docs/decisions.md Q8), created suspended for a
 suspended job, one restart-policy Warning per creation (Q41), template edits replaced or deferred (Q13),
 suspend and resume, a launcher deleted by hand let go, one not ours reported."""
 

@@ -1,6 +1,6 @@
 """The status and what follows its write: Running on the transition only, success and failure of the launcher,
 the finished path (finalizer released, cleanPodPolicy applied), eviction that fails the job for good and
-suspends its launcher, and Events and counters only after a status write that succeeded (decisions Q16-Q22,
+suspends its launcher, and Events and counters only after a status write that succeeded (docs/decisions.md Q16-Q22,
 Q31)."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """The first branches of a sync: a malformed key, an MPIJob that is gone, one managed by MultiKueue, one being
-deleted, and a launcher Job left behind by an earlier MPIJob of the same name (decisions Q3, Q31)."""
+deleted, and a launcher Job left behind by an earlier MPIJob of the same name (docs/decisions.md Q3, Q31)."""
 
 from __future__ import annotations
 

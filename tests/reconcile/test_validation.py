@@ -1,5 +1,5 @@
 """An invalid MPIJob: a ValidationFailed condition naming every field error and one Warning per distinct error
-list (decisions Q2); fixing the spec drops the condition and the job proceeds."""
+list (docs/decisions.md Q2); fixing the spec drops the condition and the job proceeds."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Worker pods: scale-down by the real index, a pod without index left alone with one Warning, template edits
-replace only pods not Running yet, a refused create warns `MPIJobFailed` (decisions Q9, Q10, Q13)."""
+replace only pods not Running yet, a refused create warns `MPIJobFailed` (docs/decisions.md Q9, Q10, Q13)."""
 
 from __future__ import annotations
 

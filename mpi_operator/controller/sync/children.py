@@ -2,8 +2,8 @@
 ConfigMap (hostfile, discover_hosts.sh), the SSH Secret and, with gang scheduling, the PodGroup.
 
 Invariant: create when absent, write only what drifted (Service selector and publishNotReadyAddresses,
-ConfigMap data, PodGroup fields we own, decisions Q27); SSH keys are generated only when the Secret is made or
-its key set is wrong (decisions Q15).
+ConfigMap data, PodGroup fields we own, docs/decisions.md Q27); SSH keys are generated only when the Secret is made or
+its key set is wrong (docs/decisions.md Q15).
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
 """The launcher Job `<name>-launcher`: created when the gate allows (AtStartup, or every worker Ready), then
 kept in line: a Launcher template change replaces a Job that has not started (or is suspended) and is deferred
-for a running one (decisions Q13); suspend and resume follow the MPIJob, resume waiting for Ready workers too
-(decisions Q8); a job failed for good suspends a launcher still going (decisions Q21).
+for a running one (docs/decisions.md Q13); suspend and resume follow the MPIJob, resume waiting for Ready workers too
+(docs/decisions.md Q8); a job failed for good suspends a launcher still going (docs/decisions.md Q21).
 
-Invariant: the restart-policy Warning is emitted once per Job creation (decisions Q41); the finalizer's rules
+Invariant: the restart-policy Warning is emitted once per Job creation (docs/decisions.md Q41); the finalizer's rules
 are `finalizer.py`'s.
 """
 
@@ -64,7 +64,7 @@ async def sync_launcher(ctx: SyncContext, job: MPIJob, existing: JSON, workers: 
     deferred = change is launcher.TemplateChange.DEFERRED
     if not suspended and launcher_suspended:
         if not launcher.launcher_may_run(job, workers):
-            return LauncherSync(existing, deferred)  # decisions Q8: resume waits for Ready workers too
+            return LauncherSync(existing, deferred)  # docs/decisions.md Q8: resume waits for Ready workers too
         return LauncherSync(await resume_launcher(ctx, existing, build.job), deferred)
     if suspended and not launcher_suspended:
         return LauncherSync(await set_launcher_suspend(ctx, existing, True), deferred)

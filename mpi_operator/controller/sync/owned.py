@@ -60,7 +60,7 @@ class OwnedKind:
         return ResourceConflict(message)
 
     async def create(self, obj: JSON) -> JSON | None:
-        """Create; None when it exists already from a stale cache (decisions Q36: not a failure, requeue).
+        """Create; None when it exists already from a stale cache (docs/decisions.md Q36: not a failure, requeue).
 
         The pod cache holds only our labelled pods, so a foreign pod of that name is invisible to it: on
         AlreadyExists, look the object up once (a list by name: the ClusterRole grants `list`, not `get`) and

@@ -132,7 +132,7 @@ class Reconciler:
 
     def _deferral(self, status: JSON, deferred: bool | None) -> list[job_status.Transition]:
         """The LauncherTemplateChangeDeferred condition on `status` (our copy), and its Warning on the
-        transition only (decisions Q13)."""
+        transition only (docs/decisions.md Q13)."""
         condition = reasons.CONDITION_TEMPLATE_CHANGE_DEFERRED
         if deferred is None:
             return []
@@ -156,7 +156,7 @@ class Reconciler:
                                            ctx.now())
         if launcher_job is not None and launcher.should_suspend_after_failure(job, update.status, launcher_job):
             with step("suspending the launcher Job of a failed MPIJob"):
-                # decisions Q21: a job failed for good stops its launcher (pods go, the Job stays).
+                # docs/decisions.md Q21: a job failed for good stops its launcher (pods go, the Job stays).
                 await set_launcher_suspend(ctx, launcher_job, True)
                 await workers.clean_up(ctx, job)
         if update.launcher_seen:
@@ -179,7 +179,7 @@ class Reconciler:
     # --- validation and the finished path -----------------------------------------------------------------
 
     async def _invalid(self, cached: JSON, errors: list[Any]) -> None:
-        """decisions Q2: a Warning Event and a `ValidationFailed` condition naming every field error; the Event
+        """docs/decisions.md Q2: a Warning Event and a `ValidationFailed` condition naming every field error; the Event
         is emitted when the error list changes, not on every sync."""
         message = validation_message(errors)
         status: JSON = copy.deepcopy(cached.get("status") or {})

@@ -1,8 +1,8 @@
 """Writing the MPIJob status and what follows it: the Events and counters of its transitions.
 
 Invariant: the status is written as a merge patch of the status subresource from the cached object, only when
-it changed (#607, decisions Q16); Events and counters fire after that write succeeded, once per transition
-(decisions Q17, Q18).
+it changed (#607, docs/decisions.md Q16); Events and counters fire after that write succeeded, once per transition
+(docs/decisions.md Q17, Q18).
 """
 
 from __future__ import annotations

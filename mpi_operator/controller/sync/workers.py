@@ -1,7 +1,7 @@
 """Worker pods `<name>-worker-<i>`: scale-down, creation of the missing ones (concurrently, bounded),
 replacement of not-yet-running ones whose template changed, and cleanup per cleanPodPolicy.
 
-Invariant: only pods this MPIJob controls are deleted (decisions Q1, Q9, Q10); a pod without an index label is
+Invariant: only pods this MPIJob controls are deleted (docs/decisions.md Q1, Q9, Q10); a pod without an index label is
 left alone with one Warning per pod; no write is left running behind a failure (all run, then the first raises).
 """
 
@@ -55,7 +55,7 @@ async def ensure_workers(ctx: SyncContext, job: MPIJob) -> Workers:
             to_create.append((index, desired))
             continue
         if worker.worker_needs_replacement(existing, desired):
-            to_replace.append(desired["metadata"]["name"])  # decisions Q13: not Running yet
+            to_replace.append(desired["metadata"]["name"])  # docs/decisions.md Q13: not Running yet
         result[index] = existing
     await delete_pods(ctx, job.namespace, to_replace)
 
@@ -106,7 +106,7 @@ async def delete_pods(ctx: SyncContext, namespace: str, pod_names: list[str]) ->
 
 
 async def clean_up(ctx: SyncContext, job: MPIJob) -> None:
-    """Delete worker pods per cleanPodPolicy (every controlled worker, decisions Q1) and the PodGroup."""
+    """Delete worker pods per cleanPodPolicy (every controlled worker, docs/decisions.md Q1) and the PodGroup."""
     await delete_pods(ctx, job.namespace, worker.workers_to_clean_up(job, worker_pods(ctx, job)))
     podgroups = ctx.kinds.podgroups
     if podgroups is not None:
