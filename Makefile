@@ -22,6 +22,7 @@ run: $(STAMP)
 lint: $(STAMP)
 	$(PY) -m ruff check mpi_operator tests
 	$(PY) -m mypy
+	$(VENV)/bin/lint-imports --no-cache
 	$(VENV)/bin/hadolint --config images/.hadolint.yaml $(DOCKERFILES)
 	$(VENV)/bin/shellcheck images/common/entrypoint.sh hack/*.sh
 

@@ -1,7 +1,7 @@
 """The running operator: monitoring server, client, start-up checks, leader election and the MPIJob controller.
 
 Invariant: only the leader runs workers; losing the lease stops reconciling at once and the process rejoins
-as a follower. A stop signal (SIGTERM/SIGINT) is honoured in every phase (decisions Q35): during start-up and
+as a follower. A stop signal (SIGTERM/SIGINT) is honoured in every phase (docs/decisions.md Q35): during start-up and
 while campaigning it ends the process at once and no lease is taken after it; while the caches sync, leading
 stops at once; while running, queued keys are dropped, in-flight syncs get --shutdown-grace-period to finish
 (then are cancelled), and the lease is released. Exit 0. A second signal exits at once.
@@ -146,7 +146,7 @@ class Operator:
         if self.controller is None:
             # A follower is ready: it serves metrics and stands by to take over (only the leader has caches).
             return None if self.settings.leader_elect else "starting"
-        # decisions Q26: a Forbidden list/watch shows here instead of crash-looping the process.
+        # docs/decisions.md Q26: a Forbidden list/watch shows here instead of crash-looping the process.
         problems = [r for r in (i.not_ready_reason() for i in self.controller.caches.all()) if r]
         return "; ".join(problems) or None
 

@@ -102,5 +102,5 @@ async def check_crds(client: Client, namespace: str, options: ControllerOptions)
     except TransportError as exc:
         raise StartupError(explain_unreachable(client, exc)) from None
     except ApiError as exc:
-        # decisions Q26: a Forbidden list is not fatal; the PodGroup informer shows it on /readyz.
+        # docs/decisions.md Q26: a Forbidden list is not fatal; the PodGroup informer shows it on /readyz.
         log.warning("could not check for the PodGroup CRD; going on", extra={"error": str(exc)})

@@ -11,7 +11,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, TextIO
+from typing import TextIO
 
 import yaml
 
@@ -27,8 +27,7 @@ from mpi_operator.controller.podgroup import desired_podgroup
 from mpi_operator.controller.service import desired_service
 from mpi_operator.controller.ssh import SSHKeyPair, desired_secret
 from mpi_operator.controller.worker import desired_worker_pod
-
-JSON = dict[str, Any]
+from mpi_operator.kube.meta import JSON
 
 REDACTED = "<redacted: generated at creation>"
 # The API server assigns the real uid; owner references of a job read from a file point at this.

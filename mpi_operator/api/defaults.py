@@ -1,4 +1,4 @@
-"""Controller defaulting of an MPIJob (upstream SetDefaults_MPIJob, adjusted by decisions Q4 and Q5).
+"""Controller defaulting of an MPIJob (upstream SetDefaults_MPIJob, adjusted by docs/decisions.md Q4 and Q5).
 
 Invariant: `apply_defaults` never mutates its argument and only fills values that are unset (None, or
 "" for plain string fields); it is idempotent. The result is used in memory and never written to spec.

@@ -16,9 +16,8 @@ from mpi_operator.controller import names
 from mpi_operator.controller.options import ControllerOptions, GangScheduler
 from mpi_operator.kube.client import Client
 from mpi_operator.kube.informer import Informer
+from mpi_operator.kube.meta import JSON, controller_reference
 from mpi_operator.kube.resource import CONFIGMAPS, JOBS, PODS, SECRETS, SERVICES, ResourceType
-
-JSON = dict[str, Any]
 
 MPIJOBS = ResourceType(GROUP, VERSION, PLURAL, True, KIND)
 VOLCANO_PODGROUPS = ResourceType("scheduling.volcano.sh", "v1beta1", "podgroups", True, "PodGroup")
@@ -45,7 +44,7 @@ def _interned(mapping: dict[str, Any]) -> dict[str, str]:
 class _Shared:
     """Canonical copies of small values many cached pods hold alike (a job's owner reference, its template
     hash, a Ready condition): pods share one object instead of holding equal copies. Safe because cached
-    objects are never mutated (decisions Q33); bounded by clearing when it grows past `limit` entries."""
+    objects are never mutated (docs/decisions.md Q33); bounded by clearing when it grows past `limit` entries."""
 
     def __init__(self, limit: int = 100_000) -> None:
         self.limit = limit
@@ -80,7 +79,7 @@ def slim_pod(pod: JSON) -> JSON:
     kept = tuple((k, str(annotations[k])) for k in _KEPT_ANNOTATIONS if k in annotations)
     if kept:
         slim_meta["annotations"] = _shared.get(("annotations", kept), lambda: _interned(dict(kept)))
-    owner = next((r for r in meta.get("ownerReferences") or [] if r.get("controller")), None)
+    owner = controller_reference(pod)
     if owner is not None:
         fields = tuple((k, owner[k]) for k in _OWNER_FIELDS if k in owner)
         slim_meta["ownerReferences"] = _shared.get(("owner", fields), lambda: [dict(fields)])
@@ -103,7 +102,7 @@ def slim_object(obj: JSON) -> JSON:
 
 
 def slim_secret(secret: JSON) -> JSON:
-    """Only the key names of a Secret are ever compared (decisions Q15): key material is not cached."""
+    """Only the key names of a Secret are ever compared (docs/decisions.md Q15): key material is not cached."""
     slim = slim_object(secret)
     return {**slim, "data": dict.fromkeys(secret.get("data") or {}, "")}
 
@@ -138,7 +137,7 @@ class Caches:
         pg_type = podgroup_type(options)
         if pg_type is not None:
             podgroups = informer(pg_type, slim_object)
-            # decisions Q26: PriorityClasses only with gang scheduling (cluster-scoped).
+            # docs/decisions.md Q26: PriorityClasses only with gang scheduling (cluster-scoped).
             priorityclasses = Informer(client.resource(PRIORITYCLASSES), transform=slim_object if slim else None)
         return cls(
             mpijobs=informer(MPIJOBS, slim_object),
@@ -167,19 +166,10 @@ class Caches:
             return {}
         return {str(pc["metadata"]["name"]): int(pc.get("value") or 0) for pc in self.priorityclasses.store.list()}
 
-    def orphaned_launcher_key(self, obj: JSON) -> str | None:
-        """The key of the MPIJob named by a launcher Job that still carries our finalizer, even when that
-        MPIJob is no longer cached (deleted): its sync must release the finalizer (decisions Q31)."""
-        if names.LAUNCHER_FINALIZER not in ((obj.get("metadata") or {}).get("finalizers") or []):
-            return None
-        ref = names.controller_reference(obj)
-        if ref is None or ref.get("kind") != KIND or ref.get("apiVersion") != f"{GROUP}/{VERSION}":
-            return None
-        return f"{(obj.get('metadata') or {}).get('namespace') or ''}/{ref.get('name')}"
 
     def owner_key(self, obj: JSON) -> str | None:
         """The `<ns>/<name>` key of the MPIJob controlling `obj` (through its Job for launcher pods)."""
-        ref = names.controller_reference(obj)
+        ref = controller_reference(obj)
         namespace = (obj.get("metadata") or {}).get("namespace") or ""
         if ref is None:
             return None
@@ -187,7 +177,7 @@ class Caches:
             job = self.jobs.store.get_by_name(namespace, str(ref.get("name")))
             if job is None:
                 return None
-            ref = names.controller_reference(job)
+            ref = controller_reference(job)
             if ref is None:
                 return None
         if ref.get("kind") != KIND or ref.get("apiVersion") != f"{GROUP}/{VERSION}":

@@ -1,4 +1,4 @@
-"""MPIJob status conditions: get, test and set with upstream's rules plus decisions Q19.
+"""MPIJob status conditions: get, test and set with upstream's rules plus docs/decisions.md Q19.
 
 Invariant: a condition's lastTransitionTime changes only when its status changes; setting Succeeded or
 Failed forces every other Running/Failed condition to False (reason, message and times untouched, Q20);
@@ -7,11 +7,9 @@ a changed condition moves to the end of the list.
 
 from __future__ import annotations
 
-from typing import Any
-
 from mpi_operator.api.constants import ConditionStatus, JobConditionType
+from mpi_operator.kube.meta import JSON
 
-JSON = dict[str, Any]
 _TERMINAL = (JobConditionType.SUCCEEDED, JobConditionType.FAILED)
 
 
@@ -91,7 +89,7 @@ def _filter_out(conditions: list[JSON], condition_type: str) -> list[JSON]:
 def set_condition(status: JSON, condition_type: str, value: str, reason: str, message: str, now: str) -> bool:
     """Set a condition on `status` (edited in place: pass a copy you own). Returns whether anything changed.
 
-    Same status, reason and message: untouched. Same status otherwise (new reason or, per decisions Q19,
+    Same status, reason and message: untouched. Same status otherwise (new reason or, per docs/decisions.md Q19,
     new message): rewritten with the old lastTransitionTime. Anything else: new condition, both times now.
     """
     current = get_condition(status, condition_type)

@@ -8,14 +8,12 @@ sorted by name as plain strings (upstream Q12: `worker-10` before `worker-2`).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
 
 from mpi_operator.api.constants import MPIImplementation
 from mpi_operator.api.types import MPIJob
 from mpi_operator.controller import names, spec
 from mpi_operator.controller.options import ControllerOptions
-
-JSON = dict[str, Any]
+from mpi_operator.kube.meta import JSON
 
 
 def host_address(hostname: str, job: MPIJob, namespace: str, options: ControllerOptions) -> str:

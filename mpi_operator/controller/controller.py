@@ -1,7 +1,7 @@
 """The MPIJob controller: informers feed a de-duplicating workqueue through owner-mapping handlers, and
 worker coroutines run `Reconciler.sync` on the keys.
 
-Invariant: watch events enqueue without rate limiting (decisions Q34); only failed syncs back off, so a
+Invariant: watch events enqueue without rate limiting (docs/decisions.md Q34); only failed syncs back off, so a
 burst of events never delays fresh work. One key is never synced by two workers at once.
 """
 
@@ -11,32 +11,24 @@ import asyncio
 import contextlib
 import logging
 import time
-from typing import Any
 
+from mpi_operator.controller import finalizer, names
 from mpi_operator.controller.cache import Caches
 from mpi_operator.controller.metrics import CONTROLLER, ControllerMetrics
 from mpi_operator.controller.options import ControllerOptions
-from mpi_operator.controller.reconciler import Reconciler, Requeue, ResourceConflict
+from mpi_operator.controller.sync.outcome import ResourceConflict, Result, StepFailed
+from mpi_operator.controller.sync.reconciler import Reconciler
 from mpi_operator.kube.client import Client
-from mpi_operator.kube.events import EventRecorder
 from mpi_operator.kube.informer import wait_for_cache_sync
 from mpi_operator.kube.logs import log_context
+from mpi_operator.kube.meta import JSON, metadata, object_key, resource_version
 from mpi_operator.kube.metrics import WorkqueueMetrics
 from mpi_operator.kube.ratelimit import default_controller_rate_limiter
+from mpi_operator.kube.recorder import EventRecorder
 from mpi_operator.kube.workqueue import WorkQueue, run_workers
 
 log = logging.getLogger(__name__)
-JSON = dict[str, Any]
 QUEUE_NAME = "MPIJob"
-
-
-def _rv(obj: JSON) -> str:
-    return str((obj.get("metadata") or {}).get("resourceVersion") or "")
-
-
-def _key(obj: JSON) -> str:
-    meta = obj.get("metadata") or {}
-    return f"{meta.get('namespace', '')}/{meta.get('name', '')}"
 
 
 class MPIJobController:
@@ -66,21 +58,22 @@ class MPIJobController:
                                  on_delete=self._enqueue_owner)
 
     def _enqueue_job(self, obj: JSON) -> None:
-        self.queue.add(_key(obj))
+        self.queue.add(object_key(obj))
 
     def _job_deleted(self, obj: JSON) -> None:
-        # decisions Q32: the job_info series goes with its MPIJob.
-        meta = obj.get("metadata") or {}
+        # docs/decisions.md Q32: the job_info series goes with its MPIJob.
+        meta = metadata(obj)
         with contextlib.suppress(KeyError):
-            self.metrics.job_info.remove(launcher_name_of(meta), meta.get("namespace", ""))
+            self.metrics.job_info.remove(names.launcher_name_for(str(meta.get("name", ""))),
+                                         meta.get("namespace", ""))
 
     def _enqueue_owner(self, obj: JSON) -> None:
-        key = self.caches.owner_key(obj) or self.caches.orphaned_launcher_key(obj)
+        key = self.caches.owner_key(obj) or finalizer.orphaned_launcher_key(obj)
         if key is not None:
             self.queue.add(key)
 
     def _owner_updated(self, old: JSON, new: JSON) -> None:
-        if _rv(old) == _rv(new):
+        if resource_version(old) == resource_version(new):
             return
         self._enqueue_owner(new)
 
@@ -103,33 +96,25 @@ class MPIJobController:
             await asyncio.gather(*tasks, return_exceptions=True)
             await self.recorder.stop()
 
-    async def _sync(self, key: str) -> float | None:
+    async def _sync(self, key: str) -> Result:
         started = time.monotonic()
         with log_context(mpijob=key):
             try:
-                await self.reconciler.sync(key)
-            except Requeue as exc:
-                log.debug("requeue", extra={"reason": str(exc)})
-                self.metrics.reconcile_total.labels(CONTROLLER, "requeue").inc()
-                raise
+                result = await self.reconciler.sync(key)
             except Exception:
                 self.metrics.reconcile_total.labels(CONTROLLER, "error").inc()
                 self.metrics.reconcile_errors.labels(CONTROLLER).inc()
                 raise
             finally:
                 self.metrics.reconcile_time.labels(CONTROLLER).observe(time.monotonic() - started)
-        self.metrics.reconcile_total.labels(CONTROLLER, "success").inc()
-        return None
+        outcome = "requeue" if result.requeue or result.requeue_after is not None else "success"
+        self.metrics.reconcile_total.labels(CONTROLLER, outcome).inc()
+        return result
 
     def _sync_failed(self, key: str, exc: BaseException) -> None:
-        if isinstance(exc, Requeue):
-            return
-        if isinstance(exc, ResourceConflict):
+        cause = exc.cause if isinstance(exc, StepFailed) else exc
+        if isinstance(cause, ResourceConflict):
             log.warning("sync blocked by an object we do not control", extra={"mpijob": key, "error": str(exc)})
             return
-        log.warning("sync failed, retrying", extra={"mpijob": key, "error": repr(exc)})
-
-
-def launcher_name_of(meta: JSON) -> str:
-    return f"{meta.get('name', '')}-launcher"
+        log.warning("sync failed, retrying", extra={"mpijob": key, "error": str(exc), "cause": repr(cause)})
 

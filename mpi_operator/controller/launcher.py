@@ -1,8 +1,8 @@
 """The launcher Job `<name>-launcher`: its desired form, the template hash that detects Launcher template
-edits (decisions Q13), and the scheduling-directive sync applied when a suspended launcher is resumed.
+edits (docs/decisions.md Q13), and the scheduling-directive sync applied when a suspended launcher is resumed.
 
 Invariant: pure; the restart-policy Warning is returned as data (LauncherBuild.restart_policy_overridden)
-for the caller to emit once per Job creation (decisions Q41).
+for the caller to emit once per Job creation (docs/decisions.md Q41).
 """
 
 from __future__ import annotations
@@ -11,19 +11,16 @@ import copy
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
 
 from mpi_operator.api.constants import REPLICA_INDEX_LABEL, CleanPodPolicy, MPIImplementation
 from mpi_operator.api.types import MPIJob
 from mpi_operator.controller import conditions, names, pod_template, spec
+from mpi_operator.controller.finalizer import LAUNCHER_FINALIZER
 from mpi_operator.controller.options import ControllerOptions
 from mpi_operator.controller.worker import all_ready
-
-JSON = dict[str, Any]
+from mpi_operator.kube.meta import JSON
 
 CONFIG_ITEM_MODES = ((names.HOSTFILE_KEY, 0o444), (names.DISCOVER_HOSTS_KEY, 0o555))
-RESTART_POLICY_WARNING_REASON = "SetPodTemplateRestartPolicy"
-RESTART_POLICY_WARNING_MESSAGE = "Restart policy in pod template overridden by restart policy in replica spec"
 SSH_CONNECT_ARGS = "-o ConnectionAttempts=10"
 
 
@@ -121,7 +118,7 @@ def desired_launcher_job(job: MPIJob, options: ControllerOptions) -> LauncherBui
 
     meta = names.object_meta(job, names.launcher_name(job), names.app_labels(job))
     meta["annotations"] = {names.TEMPLATE_HASH_ANNOTATION: pod_template.template_hash(template)}
-    meta["finalizers"] = [names.LAUNCHER_FINALIZER]
+    meta["finalizers"] = [LAUNCHER_FINALIZER]
     return LauncherBuild(
         job={"apiVersion": "batch/v1", "kind": "Job", "metadata": meta, "spec": job_spec},
         restart_policy_overridden=overridden,
@@ -180,7 +177,7 @@ class TemplateChange(StrEnum):
 
 
 def launcher_template_change(existing_job: JSON, desired_job: JSON, mpijob_suspended: bool) -> TemplateChange:
-    """decisions Q13: compare the recorded template hash; replace only a Job that has started no pod yet or
+    """docs/decisions.md Q13: compare the recorded template hash; replace only a Job that has started no pod yet or
     whose MPIJob is suspended. A Job without our hash (made by another version) is left alone."""
     have = ((existing_job.get("metadata") or {}).get("annotations") or {}).get(names.TEMPLATE_HASH_ANNOTATION)
     want = desired_job["metadata"]["annotations"][names.TEMPLATE_HASH_ANNOTATION]
@@ -191,22 +188,8 @@ def launcher_template_change(existing_job: JSON, desired_job: JSON, mpijob_suspe
     return TemplateChange.DEFERRED
 
 
-def has_launcher_finalizer(launcher: JSON) -> bool:
-    return names.LAUNCHER_FINALIZER in ((launcher.get("metadata") or {}).get("finalizers") or [])
-
-
-def launcher_finalizer_releasable(launcher: JSON, mpijob_status: JSON, mpijob_deleting: bool) -> bool:
-    """decisions Q31: drop our finalizer once the MPIJob status records a terminal result (Succeeded/Failed
-    with completionTime), or when the MPIJob itself is going away."""
-    if not has_launcher_finalizer(launcher):
-        return False
-    if mpijob_deleting:
-        return True
-    return conditions.is_finished(mpijob_status) and bool(mpijob_status.get("completionTime"))
-
-
 def should_suspend_after_failure(job: MPIJob, mpijob_status: JSON, launcher: JSON | None) -> bool:
-    """decisions Q21: once the MPIJob has failed for good (e.g. evicted workers) while its launcher Job is
+    """docs/decisions.md Q21: once the MPIJob has failed for good (e.g. evicted workers) while its launcher Job is
     still going, cleanPodPolicy Running or All suspends the launcher Job (its pods go; the Job and its
     status stay for inspection)."""
     if launcher is None or is_launcher_done(launcher) or (launcher.get("spec") or {}).get("suspend"):
@@ -220,7 +203,7 @@ def should_suspend_after_failure(job: MPIJob, mpijob_status: JSON, launcher: JSO
 
 def launcher_may_run(job: MPIJob, workers: Sequence[JSON]) -> bool:
     """Whether a launcher may be created unsuspended or be unsuspended now. AtStartup: always.
-    WaitForWorkersReady (decisions Q8, across suspend/resume too): every worker of the spec is in `workers`
+    WaitForWorkersReady (docs/decisions.md Q8, across suspend/resume too): every worker of the spec is in `workers`
     and Ready. A suspended MPIJob's launcher Job is created suspended regardless of this gate."""
     if not spec.waits_for_workers_ready(job):
         return True

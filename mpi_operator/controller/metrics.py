@@ -1,7 +1,7 @@
 """Prometheus metrics of the MPIJob controller: upstream's five (same names and help texts, so existing
 dashboards keep working) plus reconcile and job-duration metrics named like controller-runtime's.
 
-Invariant: counters move only after the status write that records the transition succeeded (decisions Q17).
+Invariant: counters move only after the status write that records the transition succeeded (docs/decisions.md Q17).
 """
 
 from __future__ import annotations

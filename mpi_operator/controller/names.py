@@ -1,6 +1,6 @@
 """Names, labels, annotations and ownership of every object the controller creates for an MPIJob.
 
-Invariant: values are upstream's (kubeflow/mpi-operator v0.8.2) unless decisions.md says otherwise, so
+Invariant: values are upstream's (kubeflow/mpi-operator v0.8.2) unless docs/decisions.md says otherwise, so
 existing tooling that selects or reads these objects keeps working.
 """
 
@@ -12,15 +12,16 @@ from typing import Any
 from mpi_operator.api import constants as api
 from mpi_operator.api.types import MPIJob
 
+# Ownership is read in one place, kube/meta.py; bench/floor.py still reads it under this name.
+from mpi_operator.kube.meta import controller_reference as controller_reference
+
 # Annotations and labels of the gang schedulers.
 VOLCANO_GROUP_ANNOTATION = "scheduling.k8s.io/group-name"
 VOLCANO_QUEUE_ANNOTATION = "scheduling.volcano.sh/queue-name"
 SCHEDULER_PLUGINS_POD_GROUP_LABEL = "scheduling.x-k8s.io/pod-group"
 
-# Ours (decisions Q13): hash of the desired pod template, on the launcher Job and on worker pods.
+# Ours (docs/decisions.md Q13): hash of the desired pod template, on the launcher Job and on worker pods.
 TEMPLATE_HASH_ANNOTATION = "kubeflow.org/mpi-operator-template-hash"
-# Ours (decisions Q31): keeps the launcher Job until the MPIJob status records its terminal result.
-LAUNCHER_FINALIZER = "kubeflow.org/mpi-operator-launcher"
 
 ROLE_LAUNCHER = "launcher"
 ROLE_WORKER = "worker"
@@ -53,7 +54,12 @@ def secret_name(job: MPIJob) -> str:
 
 
 def launcher_name(job: MPIJob) -> str:
-    return f"{job.name}-launcher"
+    return launcher_name_for(job.name)
+
+
+def launcher_name_for(mpijob_name: str) -> str:
+    """The launcher Job's name, from the MPIJob's name alone (for an MPIJob no longer cached)."""
+    return f"{mpijob_name}-launcher"
 
 
 def worker_name(job: MPIJob, index: int) -> str:
@@ -106,20 +112,6 @@ def object_meta(job: MPIJob, name: str, labels: Mapping[str, str] | None = None)
         meta["labels"] = dict(labels)
     meta["ownerReferences"] = [owner_reference(job)]
     return meta
-
-
-def controller_reference(obj: Mapping[str, Any]) -> dict[str, Any] | None:
-    """The ownerReference with `controller: true`, or None."""
-    for ref in (obj.get("metadata") or {}).get("ownerReferences") or []:
-        if ref.get("controller") is True:
-            return dict(ref)
-    return None
-
-
-def is_controlled_by(obj: Mapping[str, Any], owner_uid: str) -> bool:
-    """True when the object's controller ownerReference points at `owner_uid` (upstream's ownership test)."""
-    ref = controller_reference(obj)
-    return ref is not None and bool(owner_uid) and ref.get("uid") == owner_uid
 
 
 def labels_match(obj: Mapping[str, Any], selector: Mapping[str, str]) -> bool:

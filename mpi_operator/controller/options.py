@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 VOLCANO = "volcano"
-# Kubernetes' own default, used for the worker DNS search entry when no domain is given (decisions Q11).
+# Kubernetes' own default, used for the worker DNS search entry when no domain is given (docs/decisions.md Q11).
 DEFAULT_CLUSTER_DOMAIN = "cluster.local"
 
 

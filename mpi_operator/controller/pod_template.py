@@ -11,15 +11,14 @@ import copy
 import hashlib
 import json
 import logging
-from typing import Any
 
 from mpi_operator.api.types import MPIJob
 from mpi_operator.controller import names, spec
 from mpi_operator.controller.options import ControllerOptions, GangScheduler
+from mpi_operator.kube.meta import JSON
 
 log = logging.getLogger(__name__)
 
-JSON = dict[str, Any]
 ROOT_SSH_PATH = "/root/.ssh"
 SSH_PRIVATE_FILE_MODE = 0o600
 

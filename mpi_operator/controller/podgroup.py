@@ -1,5 +1,5 @@
 """PodGroups for gang scheduling (Volcano or scheduler-plugins): the desired object, its minMember and
-minResources, and the merge patch of the fields this operator owns (decisions Q27).
+minResources, and the merge patch of the fields this operator owns (docs/decisions.md Q27).
 
 Invariant: pure; PriorityClass values come in as a name -> value mapping read from the cache.
 """
@@ -16,17 +16,17 @@ from mpi_operator.api.types import MPIJob
 from mpi_operator.controller import names, spec
 from mpi_operator.controller.options import ControllerOptions, GangScheduler
 from mpi_operator.controller.quantity import Quantity, QuantityError, canonical, parse_quantity, same_quantity
+from mpi_operator.kube.meta import JSON
 
 log = logging.getLogger(__name__)
 
-JSON = dict[str, Any]
 VOLCANO_API_VERSION = "scheduling.volcano.sh/v1beta1"
 SCHEDULER_PLUGINS_API_VERSION = "scheduling.x-k8s.io/v1alpha1"
 POD_GROUP_KIND = "PodGroup"
 
 
 def launcher_in_gang(job: MPIJob) -> bool:
-    """decisions Q29: with WaitForWorkersReady the launcher starts after the workers, so the default gang
+    """docs/decisions.md Q29: with WaitForWorkersReady the launcher starts after the workers, so the default gang
     is the workers alone (counting the launcher could deadlock a strict gang scheduler). An explicit
     minAvailable keeps upstream's accounting."""
     policy = spec.scheduling_policy(job)

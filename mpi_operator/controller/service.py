@@ -5,12 +5,9 @@ Invariant: only `spec.selector` and `spec.publishNotReadyAddresses` are reconcil
 
 from __future__ import annotations
 
-from typing import Any
-
 from mpi_operator.api.types import MPIJob
 from mpi_operator.controller import names, spec
-
-JSON = dict[str, Any]
+from mpi_operator.kube.meta import JSON
 
 
 def desired_service(job: MPIJob) -> JSON:

@@ -65,7 +65,7 @@ def ssh_auth_mount_path(job: MPIJob) -> str:
 
 
 def clean_pod_policy(job: MPIJob) -> str:
-    # decisions Q4: Running, not upstream's None, when unset.
+    # docs/decisions.md Q4: Running, not upstream's None, when unset.
     return run_policy(job).clean_pod_policy or CleanPodPolicy.RUNNING
 
 

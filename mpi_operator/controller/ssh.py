@@ -1,22 +1,21 @@
 """The SSH Secret `<name>-ssh`: one ECDSA P-521 key pair per job, generated once at Secret creation.
 
 Invariant: key material never reaches a log or a repr (SSHKeyPair hides it); an existing Secret is judged
-by its key names only (decisions Q15), never by its contents.
+by its key names only (docs/decisions.md Q15), never by its contents.
 """
 
 from __future__ import annotations
 
 import base64
 from dataclasses import dataclass, field
-from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from mpi_operator.api.types import MPIJob
 from mpi_operator.controller import names
+from mpi_operator.kube.meta import JSON
 
-JSON = dict[str, Any]
 EXPECTED_KEYS = sorted([names.SSH_PRIVATE_KEY, names.SSH_PUBLIC_KEY])
 
 

@@ -1,5 +1,5 @@
 """The MPIJob status computed from what the controller observed: conditions, replicaStatuses, startTime
-and completionTime (§5, decisions Q16-Q22).
+and completionTime (§5, docs/decisions.md Q16-Q22).
 
 Invariant: pure; returns the new status and the transitions (Events, counters) that the reconciler emits
 only after the status write that records them has succeeded, so a retried write never counts twice.
@@ -11,15 +11,15 @@ import copy
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
 
 from mpi_operator.api.constants import ConditionStatus, JobConditionType, ReplicaType
 from mpi_operator.api.field_errors import truncate_message
 from mpi_operator.api.types import MPIJob
 from mpi_operator.controller import conditions, names, spec
 from mpi_operator.controller.launcher import is_launcher_failed, is_launcher_succeeded
+from mpi_operator.controller.worker import pod_phase
+from mpi_operator.kube.meta import JSON, is_controlled_by
 
-JSON = dict[str, Any]
 TRUE, FALSE = ConditionStatus.TRUE.value, ConditionStatus.FALSE.value
 
 REASON_CREATED = "MPIJobCreated"
@@ -60,20 +60,16 @@ class StatusUpdate:
     launcher_seen: bool = False
 
 
-def _pod_phase(pod: JSON) -> str:
-    return str((pod.get("status") or {}).get("phase") or "")
-
-
 def launcher_pods_of(launcher: JSON, pods: Iterable[JSON]) -> list[JSON]:
     """Pods selected by the Job's selector (matchLabels) and controlled by the Job."""
     uid = str((launcher.get("metadata") or {}).get("uid") or "")
     selector = ((launcher.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
-    return [pod for pod in pods if names.labels_match(pod, selector) and names.is_controlled_by(pod, uid)]
+    return [pod for pod in pods if names.labels_match(pod, selector) and is_controlled_by(pod, uid)]
 
 
 def launcher_failure(job: MPIJob, launcher: JSON, launcher_pods: Sequence[JSON]) -> tuple[str, str]:
     """§5.5 reason and message; BackoffLimitExceeded gets the newest failed pod's reason and message,
-    each only when non-empty (decisions Q22)."""
+    each only when non-empty (docs/decisions.md Q22)."""
     failed: JSON = next(
         (c for c in (launcher.get("status") or {}).get("conditions") or [] if c.get("type") == "Failed"), {}
     )
@@ -82,7 +78,7 @@ def launcher_failure(job: MPIJob, launcher: JSON, launcher_pods: Sequence[JSON])
     if reason == BACKOFF_LIMIT_EXCEEDED:
         newest: JSON | None = None
         for pod in launcher_pods:
-            if _pod_phase(pod) != "Failed":
+            if pod_phase(pod) != "Failed":
                 continue
             created = str((pod.get("metadata") or {}).get("creationTimestamp") or "")
             if newest is None or created > str(newest["metadata"].get("creationTimestamp") or ""):
@@ -121,7 +117,7 @@ def compute_status(
     ns_name = f"{job.namespace}/{job.name}"
     suspended = spec.is_suspended(job)
 
-    # Upstream tests "no conditions at all"; ours may carry a validation condition first (decisions Q2).
+    # Upstream tests "no conditions at all"; ours may carry a validation condition first (docs/decisions.md Q2).
     if conditions.get_condition(status, JobConditionType.CREATED) is None:
         message = f"MPIJob {ns_name} is created."
         conditions.set_condition(status, JobConditionType.CREATED, TRUE, REASON_CREATED, message, now)
@@ -145,7 +141,7 @@ def compute_status(
     if launcher is not None:
         update.launcher_seen = True
         pods = launcher_pods_of(launcher, launcher_pods)
-        running_launchers = sum(1 for pod in pods if _pod_phase(pod) == "Running")
+        running_launchers = sum(1 for pod in pods if pod_phase(pod) == "Running")
         launcher_failed_count = int((launcher.get("status") or {}).get("failed") or 0)
         if is_launcher_succeeded(launcher):
             replica_statuses[ReplicaType.LAUNCHER.value] = _counts(succeeded=1, failed=launcher_failed_count)
@@ -158,16 +154,16 @@ def compute_status(
                 active=running_launchers, failed=launcher_failed_count
             )
 
-    phases = [_pod_phase(pod) for pod in workers]
+    phases = [pod_phase(pod) for pod in workers]
     replica_statuses[ReplicaType.WORKER.value] = _counts(
         active=phases.count("Running"), succeeded=phases.count("Succeeded"), failed=phases.count("Failed")
     )
     evicted = sum(
         1 for pod in workers
-        if _pod_phase(pod) == "Failed" and (pod.get("status") or {}).get("reason") == EVICTED_POD_REASON
+        if pod_phase(pod) == "Failed" and (pod.get("status") or {}).get("reason") == EVICTED_POD_REASON
     )
     if evicted:
-        # decisions Q21: eviction is terminal, with completionTime and the failed counter.
+        # docs/decisions.md Q21: eviction is terminal, with completionTime and the failed counter.
         _fail(status, REASON_EVICTED, f"{evicted}/{len(workers)} workers are evicted", now, emit)
 
     if suspended:
@@ -184,7 +180,7 @@ def compute_status(
         conditions.set_condition(
             status, JobConditionType.RUNNING, TRUE, REASON_RUNNING, f"MPIJob {ns_name} is running.", now
         )
-        if not was_running:  # decisions Q18: on the transition only
+        if not was_running:  # docs/decisions.md Q18: on the transition only
             emit(Transition("Normal", REASON_RUNNING, f"MPIJob {ns_name} is running"))
 
     if conditions.is_finished(status) and conditions.get_condition(status, JobConditionType.RUNNING) is None:
@@ -198,7 +194,7 @@ def compute_status(
 
 
 def _succeed(job: MPIJob, launcher: JSON, status: JSON, now: str, emit: Callable[[Transition], None]) -> None:
-    # decisions Q21: a job already failed for good (eviction) never turns into Succeeded.
+    # docs/decisions.md Q21: a job already failed for good (eviction) never turns into Succeeded.
     if conditions.is_failed(status) and status.get("completionTime"):
         return
     was_succeeded = conditions.is_succeeded(status)

@@ -2,21 +2,20 @@
 scale-down, on cleanup, or to replace after a template edit.
 
 Invariant: pure functions of (defaulted MPIJob, options, observed pods); deletion plans only ever name
-pods controlled by this MPIJob (decisions Q1, Q9, Q10).
+pods controlled by this MPIJob (docs/decisions.md Q1, Q9, Q10).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
 
 from mpi_operator.api.constants import REPLICA_INDEX_LABEL, CleanPodPolicy
 from mpi_operator.api.types import MPIJob
 from mpi_operator.controller import names, pod_template, spec
 from mpi_operator.controller.options import ControllerOptions
+from mpi_operator.kube.meta import JSON, is_controlled_by, is_deleting
 
-JSON = dict[str, Any]
 DEFAULT_WORKER_COMMAND = ["/usr/sbin/sshd", "-De"]
 
 
@@ -35,7 +34,7 @@ def desired_worker_pod(job: MPIJob, index: int, options: ControllerOptions) -> J
 
     pod_template.set_host(pod_spec, job, names.worker_name(job, index))
     dns_config = pod_spec.get("dnsConfig") or {}
-    # decisions Q11: the search domain follows --cluster-domain (upstream hard-codes cluster.local).
+    # docs/decisions.md Q11: the search domain follows --cluster-domain (upstream hard-codes cluster.local).
     search = f"{names.service_name(job)}.{job.namespace}.svc.{options.dns_search_domain}"
     dns_config["searches"] = [*(dns_config.get("searches") or []), search]
     pod_spec["dnsConfig"] = dns_config
@@ -65,10 +64,6 @@ def pod_phase(pod: JSON) -> str:
     return str((pod.get("status") or {}).get("phase") or "")
 
 
-def is_terminating(pod: JSON) -> bool:
-    return bool((pod.get("metadata") or {}).get("deletionTimestamp"))
-
-
 def is_pod_ready(pod: JSON) -> bool:
     conditions = (pod.get("status") or {}).get("conditions") or []
     return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
@@ -82,7 +77,7 @@ def all_ready(pods: Iterable[JSON]) -> bool:
 def owned_workers(job: MPIJob, pods: Iterable[JSON]) -> list[JSON]:
     """Pods with the job's worker labels that this MPIJob controls."""
     uid, selector = names.job_uid(job), names.worker_selector(job)
-    return [pod for pod in pods if names.labels_match(pod, selector) and names.is_controlled_by(pod, uid)]
+    return [pod for pod in pods if names.labels_match(pod, selector) and is_controlled_by(pod, uid)]
 
 
 def worker_index(job: MPIJob, pod: JSON) -> int | None:
@@ -107,12 +102,12 @@ class ScaleDown:
 
 
 def scale_down(job: MPIJob, pods: Iterable[JSON]) -> ScaleDown:
-    """decisions Q9/Q10: compare the worker index (not the shifted label) with replicas; a pod without an
+    """docs/decisions.md Q9/Q10: compare the worker index (not the shifted label) with replicas; a pod without an
     index is reported (for a Warning Event) and kept; only controlled, not-yet-terminating pods are named."""
     plan = ScaleDown()
     replicas = spec.worker_replicas(job)
     for pod in owned_workers(job, pods):
-        if is_terminating(pod):
+        if is_deleting(pod):
             continue
         name = str(pod["metadata"]["name"])
         labels = pod["metadata"].get("labels") or {}
@@ -128,21 +123,21 @@ def scale_down(job: MPIJob, pods: Iterable[JSON]) -> ScaleDown:
 
 
 def workers_to_clean_up(job: MPIJob, pods: Iterable[JSON]) -> list[str]:
-    """decisions Q1: every controlled worker pod, any index; with cleanPodPolicy Running only those still
+    """docs/decisions.md Q1: every controlled worker pod, any index; with cleanPodPolicy Running only those still
     Running or Pending (finished pods stay for inspection). Already-terminating pods are skipped."""
     only_live = spec.clean_pod_policy(job) == CleanPodPolicy.RUNNING
     return sorted(
         str(pod["metadata"]["name"])
         for pod in owned_workers(job, pods)
-        if not is_terminating(pod) and (not only_live or pod_phase(pod) in ("Running", "Pending"))
+        if not is_deleting(pod) and (not only_live or pod_phase(pod) in ("Running", "Pending"))
     )
 
 
 def worker_needs_replacement(existing: JSON, desired: JSON) -> bool:
-    """decisions Q13 for workers: the template hash changed and the pod has not started Running yet.
+    """docs/decisions.md Q13 for workers: the template hash changed and the pod has not started Running yet.
     Pods without our hash annotation (made by another version) are left alone."""
     have = ((existing.get("metadata") or {}).get("annotations") or {}).get(names.TEMPLATE_HASH_ANNOTATION)
     want = desired["metadata"]["annotations"][names.TEMPLATE_HASH_ANNOTATION]
-    return have is not None and have != want and pod_phase(existing) in ("", "Pending") and not is_terminating(
+    return have is not None and have != want and pod_phase(existing) in ("", "Pending") and not is_deleting(
         existing
     )

@@ -17,16 +17,15 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import yaml
 
 from mpi_operator.controlplane.binaries import Unavailable
 from mpi_operator.controlplane.cluster import Component, ControlPlane, StartError, free_port
 from mpi_operator.controlplane.install import PATHS, apply, wait_established
+from mpi_operator.kube.meta import JSON
 from mpi_operator.pki import CertificateAuthority
 
-JSON = dict[str, Any]
 REPO = Path(__file__).resolve().parents[2]
 BUILD_SCRIPT = REPO / "hack" / "kueue.sh"
 NAMESPACE = "kueue-system"

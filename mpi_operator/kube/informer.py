@@ -4,6 +4,10 @@ Loop (client-go's reflector): paginated list → replace the store, firing add/u
 (so objects deleted while disconnected are reported) → watch from the list's resourceVersion with bookmarks →
 on a normal end re-watch from the last seen resourceVersion; on 410 Expired relist; on other errors back off
 with jitter and retry. The store only changes here, and handlers run right after each change, in order.
+
+A controller's own writes reach the cache through `assume(answer)` / `assume_deleted(key)`: the answer of a
+create or patch is cached at once (so the next sync does not act on the older state), without handlers; the
+watch delivers the same version later. One rule orders versions, here and on relist: `meta.is_newer`.
 """
 
 from __future__ import annotations
@@ -16,9 +20,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from mpi_operator.kube.errors import ApiError, Gone, KubeError, ServerError, api_error
+from mpi_operator.kube.meta import is_newer, object_key, resource_version
 from mpi_operator.kube.ratelimit import Backoff
 from mpi_operator.kube.resource import Resource
-from mpi_operator.kube.store import IndexFunc, Obj, Store, Transform, object_key
+from mpi_operator.kube.store import IndexFunc, Obj, Store, StoreReader, Transform
 from mpi_operator.kube.watchstream import WatchEvent
 
 log = logging.getLogger(__name__)
@@ -51,22 +56,10 @@ def relist_diff(current: dict[str, Obj], listed: Iterable[Obj]) -> RelistDiff:
         old = current.get(key)
         if old is None:
             added.append(obj)
-        elif _rv(old) != _rv(obj) or not _rv(obj):
+        elif resource_version(old) != resource_version(obj) or not resource_version(obj):
             updated.append((old, obj))
     deleted = [obj for key, obj in current.items() if key not in seen]
     return RelistDiff(added, updated, deleted)
-
-
-def _rv(obj: Obj) -> str:
-    return str((obj.get("metadata") or {}).get("resourceVersion") or "")
-
-
-def _newer(cached: Obj, listed: Obj) -> bool:
-    # resourceVersions are opaque to clients, but every server in use issues increasing integers.
-    try:
-        return int(_rv(cached)) > int(_rv(listed))
-    except ValueError:
-        return False
 
 
 def _is_rv_too_large(exc: ApiError) -> bool:
@@ -89,7 +82,7 @@ class Informer:
         self.watch_timeout_seconds = watch_timeout_seconds
         self.backoff = backoff or Backoff(base=0.2, cap=30.0)
         self.name = name or resource.type.plural
-        self.store = Store(transform, indexers)
+        self._store = Store(transform, indexers)
         self.resource_version = ""
         self._listed_version = ""
         self.last_error: str | None = None
@@ -110,6 +103,23 @@ class Informer:
             for obj in self.store.list():
                 self._call(on_add, obj)
         return handler
+
+    @property
+    def store(self) -> StoreReader:
+        """The cache, read-only: it changes only through this informer (the watch, or `assume`)."""
+        return self._store
+
+    def assume(self, obj: Obj) -> Obj:
+        """Cache the answer of our own write now, unless the cache already holds a newer version; handlers are
+        not called (the watch event for the write follows and calls them). Returns the object as cached."""
+        prepared = self._store.prepare(obj)
+        if is_newer(prepared, self._store.get(object_key(prepared))):
+            self._store.put(prepared)
+        return prepared
+
+    def assume_deleted(self, key: str) -> None:
+        """Drop an object we deleted (or found gone) from the cache now; the watch's DELETED event follows."""
+        self._store.remove(key)
 
     @property
     def has_synced(self) -> bool:
@@ -182,18 +192,18 @@ class Informer:
         One exception: a cached object newer than its listed version stays. A controller may have cached its own
         write after the list was taken (the watch from the list's resourceVersion delivers that write anyway);
         rolling the cache back would make it act twice on the older state."""
-        prepared = [self.store.prepare(obj) for obj in items]
-        found = relist_diff(self.store.snapshot(), prepared)
-        diff = RelistDiff(found.added, [(old, new) for old, new in found.updated if not _newer(old, new)],
+        prepared = [self._store.prepare(obj) for obj in items]
+        found = relist_diff(self._store.snapshot(), prepared)
+        diff = RelistDiff(found.added, [(old, new) for old, new in found.updated if not is_newer(old, new)],
                           found.deleted)
         for obj in diff.added:
-            self.store.put(obj)
+            self._store.put(obj)
             self._fire_add(obj)
         for old, new in diff.updated:
-            self.store.put(new)
+            self._store.put(new)
             self._fire_update(old, new)
         for obj in diff.deleted:
-            self.store.remove(object_key(obj))
+            self._store.remove(object_key(obj))
             self._fire_delete(obj)
         self.resource_version = resource_version
         self._listed_version = resource_version
@@ -207,7 +217,7 @@ class Informer:
 
     async def _watch_once(self) -> bool:
         """One watch request from the current resourceVersion; True when a relist is needed (410)."""
-        events = 0
+        received = 0
         stream = self.resource.watch(
             self.namespace, resource_version=self.resource_version, label_selector=self.label_selector,
             field_selector=self.field_selector, allow_bookmarks=True, timeout_seconds=self.watch_timeout_seconds)
@@ -217,16 +227,16 @@ class Informer:
                     error = api_error(int(event.object.get("code") or 500), event.object)
                     if isinstance(error, Gone):
                         log.info("watch expired; relisting", extra={"informer": self.name, "error": str(error)})
-                        if events == 0 and self.resource_version == self._listed_version:
+                        if received == 0 and self.resource_version == self._listed_version:
                             # Expired straight after a list: relisting at once would hammer the server in a loop.
                             await asyncio.sleep(self.backoff.next_delay())
                         return True
                     raise error
-                events += 1
+                received += 1
                 self.apply(event)
                 self.last_error = None
                 self.backoff.reset()
-        if events == 0:
+        if received == 0:
             # A stream that ends with nothing in it may be a server closing us at once: don't hot-loop.
             await asyncio.sleep(self.backoff.next_delay())
         return False
@@ -237,17 +247,17 @@ class Informer:
             if event.resource_version:
                 self.resource_version = event.resource_version
             return
-        obj = self.store.prepare(event.object)
-        rv = _rv(obj)
+        obj = self._store.prepare(event.object)
+        rv = resource_version(obj)
         if event.type in ("ADDED", "MODIFIED"):
-            old = self.store.put(obj)
+            old = self._store.put(obj)
             if old is None:
                 self._fire_add(obj)
             else:
                 self._fire_update(old, obj)
         elif event.type == "DELETED":
             # The event carries the object's last state; handlers get that, whether or not we had it cached.
-            self.store.remove(object_key(obj))
+            self._store.remove(object_key(obj))
             self._fire_delete(obj)
         if rv:
             self.resource_version = rv

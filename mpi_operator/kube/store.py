@@ -1,7 +1,8 @@
 """The informer's cache: objects keyed `namespace/name` (or `name`), with secondary indexes.
 
-Only the informer writes; everyone else reads. Stored objects are shared, never copied on read: callers must
-not mutate them (copy first). An optional transform runs before storing to drop fields nobody reads.
+Only the informer writes (`Informer.store` is a `StoreReader`; writes after a client's own request go through
+`Informer.assume`); everyone else reads. Stored objects are shared, never copied on read: callers must not
+mutate them (copy first). An optional transform runs before storing to drop fields nobody reads.
 Built-in indexes: `namespace`, and `controller` (the uid of the owner reference with controller=true).
 """
 
@@ -9,9 +10,11 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Protocol
 
-Obj = dict[str, Any]
+from mpi_operator.kube.meta import JSON, controller_uid, name_key, object_key
+
+Obj = JSON
 Transform = Callable[[Obj], Obj]
 IndexFunc = Callable[[Obj], Iterable[str]]
 
@@ -19,26 +22,7 @@ NAMESPACE_INDEX = "namespace"
 CONTROLLER_INDEX = "controller"
 
 
-def object_key(obj: Obj) -> str:
-    """`namespace/name` for namespaced objects, `name` for cluster-scoped ones (client-go's MetaNamespaceKey)."""
-    meta = obj.get("metadata") or {}
-    namespace = meta.get("namespace") or ""
-    name = meta.get("name") or ""
-    return f"{namespace}/{name}" if namespace else str(name)
 
-
-def split_key(key: str) -> tuple[str, str]:
-    """(namespace, name) of a key; namespace is "" for cluster-scoped keys."""
-    namespace, _, name = key.rpartition("/")
-    return namespace, name
-
-
-def controller_uid(obj: Obj) -> str | None:
-    """The uid of the owner reference marked controller=true, if any."""
-    for ref in (obj.get("metadata") or {}).get("ownerReferences") or []:
-        if isinstance(ref, dict) and ref.get("controller") and ref.get("uid"):
-            return str(ref["uid"])
-    return None
 
 
 def _namespace_values(obj: Obj) -> Iterable[str]:
@@ -58,6 +42,21 @@ def strip_managed_fields(obj: Obj) -> Obj:
     return obj
 
 
+class StoreReader(Protocol):
+    """What everyone but the informer may do with its store: read."""
+
+    def get(self, key: str) -> Obj | None: ...
+    def get_by_name(self, namespace: str | None, name: str) -> Obj | None: ...
+    def keys(self) -> builtins.list[str]: ...
+    def list(self) -> builtins.list[Obj]: ...
+    def snapshot(self) -> dict[str, Obj]: ...
+    def by_index(self, index: str, value: str) -> builtins.list[Obj]: ...
+    def by_namespace(self, namespace: str) -> builtins.list[Obj]: ...
+    def by_controller(self, uid: str) -> builtins.list[Obj]: ...
+    def __len__(self) -> int: ...
+    def __contains__(self, key: object) -> bool: ...
+
+
 class Store:
     """Key → object map plus index name → value → set of keys, kept consistent on every write."""
 
@@ -75,7 +74,7 @@ class Store:
         return self._items.get(key)
 
     def get_by_name(self, namespace: str | None, name: str) -> Obj | None:
-        return self._items.get(f"{namespace}/{name}" if namespace else name)
+        return self._items.get(name_key(namespace, name))
 
     def keys(self) -> builtins.list[str]:
         return list(self._items)

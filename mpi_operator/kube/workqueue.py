@@ -12,6 +12,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Hashable
+from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from mpi_operator.kube.ratelimit import RateLimiter, default_controller_rate_limiter
@@ -222,16 +223,41 @@ class WorkQueue(Generic[T]):
             self._idle_waiters.clear()
 
 
+@dataclass(frozen=True)
+class Result:
+    """What a handler wants next (controller-runtime's `reconcile.Result`). The default: done.
+
+    `requeue`: run again after the rate limiter's delay, as after a failure, but it is not one (nothing is logged
+    as an error; the retry history grows). `requeue_after`: run again after that many seconds (history forgotten).
+    `reason` says why, for the debug log."""
+
+    requeue: bool = False
+    requeue_after: float | None = None
+    reason: str = ""
+
+
+DONE = Result()
+
+
+def requeue(reason: str) -> Result:
+    return Result(requeue=True, reason=reason)
+
+
+def requeue_after(seconds: float, reason: str = "") -> Result:
+    return Result(requeue_after=seconds, reason=reason)
+
+
 async def run_workers(
     queue: WorkQueue[T],
-    handler: Callable[[T], Awaitable[float | None]],
+    handler: Callable[[T], Awaitable[Result | None]],
     workers: int = 1,
     on_error: Callable[[T, BaseException], None] | None = None,
 ) -> None:
     """Run `workers` coroutines taking keys until the queue shuts down.
 
-    `handler(key)` returns None when done (the key's retry history is forgotten), or seconds after which to
-    look again (`add_after`, history forgotten). An exception re-adds the key rate-limited.
+    `handler(key)` returns a `Result` (None is `DONE`): done forgets the key's retry history; `requeue` re-adds it
+    rate-limited; `requeue_after` re-adds it after that delay, history forgotten. An exception re-adds the key
+    rate-limited after `on_error` (default: a warning) has seen it.
     """
 
     async def worker() -> None:
@@ -241,7 +267,7 @@ async def run_workers(
             except ShutDown:
                 return
             try:
-                requeue_after = await handler(key)
+                result = await handler(key) or DONE
             except Exception as exc:
                 if on_error is not None:
                     on_error(key, exc)
@@ -249,9 +275,13 @@ async def run_workers(
                     log.warning("sync failed, retrying", extra={"key": str(key), "error": repr(exc)})
                 queue.add_rate_limited(key)
             else:
-                queue.forget(key)
-                if requeue_after is not None:
-                    queue.add_after(key, requeue_after)
+                if result.requeue:
+                    log.debug("requeue", extra={"key": str(key), "reason": result.reason})
+                    queue.add_rate_limited(key)
+                else:
+                    queue.forget(key)
+                    if result.requeue_after is not None:
+                        queue.add_after(key, result.requeue_after)
             finally:
                 queue.done(key)
 

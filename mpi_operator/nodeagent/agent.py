@@ -21,6 +21,7 @@ from typing import Any
 from mpi_operator.kube.client import Client
 from mpi_operator.kube.errors import AlreadyExists, Conflict, KubeError, NotFound
 from mpi_operator.kube.informer import Informer
+from mpi_operator.kube.meta import JSON, is_newer
 from mpi_operator.kube.resource import CONFIGMAPS, LEASES, PODS, SECRETS, SERVICES, ResourceType
 from mpi_operator.nodeagent import hosts, podspec
 from mpi_operator.nodeagent.podstatus import TERMINAL_PHASES, ContainerRecord, PodView, now_rfc3339, pod_status
@@ -28,7 +29,6 @@ from mpi_operator.nodeagent.runtime import Container, HostEntry, ImageError, Run
 from mpi_operator.nodeagent.simulated import EVICT_AFTER, UNSCHEDULABLE, seconds
 
 log = logging.getLogger(__name__)
-JSON = dict[str, Any]
 NODES = ResourceType("", "v1", "nodes", False, "Node")
 NODE_LEASE_NAMESPACE = "kube-node-lease"
 BACKOFF_CAP = 300.0
@@ -103,7 +103,7 @@ class PodWorker:
             cached = None
         if cached is None:
             return None
-        if self.latest is not None and _rv(self.latest) > _rv(cached):
+        if self.latest is not None and is_newer(self.latest, cached):
             return self.latest
         self.latest = cached
         return cached
@@ -455,13 +455,6 @@ def _probe_port(port: Any, container: JSON) -> int | None:
         if p.get("name") == port and p.get("containerPort"):
             return int(p["containerPort"])
     return None
-
-
-def _rv(obj: JSON) -> int:
-    try:
-        return int(obj["metadata"].get("resourceVersion") or 0)
-    except ValueError:
-        return 0
 
 
 def _same_conditions(current: list[JSON], desired: list[JSON]) -> bool:

@@ -11,11 +11,9 @@ MPI launcher through the `S.N.svc.<domain>` search domain the operator gives wor
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
 
+from mpi_operator.kube.meta import JSON
 from mpi_operator.nodeagent.runtime import HostEntry
-
-JSON = dict[str, Any]
 
 
 def _ready(pod: JSON) -> bool:

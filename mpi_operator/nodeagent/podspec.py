@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Callable
-from typing import Any
 
+from mpi_operator.kube.meta import JSON
 from mpi_operator.nodeagent.runtime import ContainerSpec, Mount, PodIdentity, Volume, VolumeFile
 
-JSON = dict[str, Any]
 Lookup = Callable[[str, str], JSON | None]     # (namespace, name) -> the object, or None
 
 

@@ -11,9 +11,9 @@ import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
 
-JSON = dict[str, Any]
+from mpi_operator.kube.meta import JSON
+
 TERMINAL_PHASES = ("Succeeded", "Failed")
 
 

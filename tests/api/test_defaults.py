@@ -1,4 +1,4 @@
-"""Controller defaulting (behaviour spec §1.3-1.6, checklist 1-4, decisions Q4 and Q5)."""
+"""Controller defaulting (behaviour spec §1.3-1.6, checklist 1-4, docs/decisions.md Q4 and Q5)."""
 
 from __future__ import annotations
 

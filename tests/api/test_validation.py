@@ -1,4 +1,4 @@
-"""Validation of a defaulted MPIJob (behaviour spec §1.10, checklist 5-13, decisions Q3, Q6, Q7, Q28, Q40),
+"""Validation of a defaulted MPIJob (behaviour spec §1.10, checklist 5-13, docs/decisions.md Q3, Q6, Q7, Q28, Q40),
 Kubernetes-style rendering of field errors, and parsing problems reported as field errors."""
 
 from __future__ import annotations

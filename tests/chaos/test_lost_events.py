@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
-from mpi_operator.controller.names import LAUNCHER_FINALIZER
-from tests.controller_it.cluster_stand_in import (
+from mpi_operator.controller.finalizer import LAUNCHER_FINALIZER
+from tests.controller_it.cluster import (
     JOBS,
     complete_launcher,
     condition,
@@ -29,7 +29,7 @@ pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 @pytest_asyncio.fixture(loop_scope="module", scope="module")
 async def env(tmp_path_factory: Any) -> AsyncIterator[Env]:
-    async with running_env(tmp_path_factory.mktemp("kube") / "config") as started:
+    async with running_env(tmp_path_factory.mktemp("api")) as started:
         yield started
 
 
@@ -37,7 +37,7 @@ async def test_the_sync_that_records_the_result_also_cleans_up_without_another_m
     ns = env.namespace()
     job = copy.deepcopy(example("pi.yaml"))
     job["spec"]["runPolicy"]["cleanPodPolicy"] = "All"
-    env.sb.store.create(MPIJOBS, ns, job)
+    env.create(MPIJOBS, ns, job)
     await env.eventually(lambda: env.get(JOBS, ns, "pi-launcher"), what="launcher Job")
     for worker in ("pi-worker-0", "pi-worker-1"):
         set_pod_running(env, ns, worker)
@@ -60,7 +60,7 @@ async def test_the_sync_that_records_the_result_also_cleans_up_without_another_m
 
 async def started_pi(env: Env) -> str:
     ns = env.namespace()
-    env.sb.store.create(MPIJOBS, ns, copy.deepcopy(example("pi.yaml")))
+    env.create(MPIJOBS, ns, copy.deepcopy(example("pi.yaml")))
     await env.eventually(lambda: env.get(JOBS, ns, "pi-launcher"), what="launcher Job")
     for worker in ("pi-worker-0", "pi-worker-1"):
         set_pod_running(env, ns, worker)

@@ -1,4 +1,4 @@
-"""setCondition and filter rules (checklist 86, 89-91; decisions Q19, Q20)."""
+"""setCondition and filter rules (checklist 86, 89-91; docs/decisions.md Q19, Q20)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The launcher Job (checklist 54-68, 74, 109 for the launcher; decisions Q13, Q31, Q41)."""
+"""The launcher Job (checklist 54-68, 74, 109 for the launcher; docs/decisions.md Q13, Q31, Q41)."""
 
 from __future__ import annotations
 
@@ -6,17 +6,17 @@ from typing import Any
 
 import pytest
 
+from mpi_operator.controller.finalizer import LAUNCHER_FINALIZER, launcher_finalizer_releasable
 from mpi_operator.controller.launcher import (
     TemplateChange,
     desired_launcher_job,
     is_launcher_done,
-    launcher_finalizer_releasable,
     launcher_may_run,
     launcher_template_change,
     should_suspend_after_failure,
     sync_scheduling_directives,
 )
-from mpi_operator.controller.names import LAUNCHER_FINALIZER, TEMPLATE_HASH_ANNOTATION
+from mpi_operator.controller.names import TEMPLATE_HASH_ANNOTATION
 from mpi_operator.controller.options import ControllerOptions
 from tests.controller.factory import UID, container, make_job, worker_pod
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from mpi_operator.controller import names
 from mpi_operator.controller.options import ControllerOptions, GangScheduler
+from mpi_operator.kube.meta import is_controlled_by
 from tests.controller.factory import UID, make_job, pod
 
 
@@ -29,14 +30,17 @@ def test_owner_reference_is_a_blocking_controller_reference() -> None:
 
 
 def test_is_controlled_by_checks_the_controller_reference_uid() -> None:
-    assert names.is_controlled_by(pod("p"), UID)
-    assert not names.is_controlled_by(pod("p", owner_uid="other"), UID)
+    assert is_controlled_by(pod("p"), UID)
+    assert not is_controlled_by(pod("p", owner_uid="other"), UID)
     plain = pod("p")
     plain["metadata"]["ownerReferences"][0]["controller"] = False
-    assert not names.is_controlled_by(plain, UID)
+    assert not is_controlled_by(plain, UID)
     del plain["metadata"]["ownerReferences"]
-    assert not names.is_controlled_by(plain, UID)
-    assert not names.is_controlled_by(pod("p", owner_uid=""), "")
+    assert not is_controlled_by(plain, UID)
+    assert not is_controlled_by(pod("p", owner_uid=""), "")
+    truthy = pod("p")
+    truthy["metadata"]["ownerReferences"][0]["controller"] = "yes"  # only the boolean true controls
+    assert not is_controlled_by(truthy, UID)
 
 
 def test_labels() -> None:

@@ -1,4 +1,4 @@
-"""PodGroups for Volcano and scheduler-plugins (checklist 99-107; §3.7 worked vectors; decisions Q27, Q29)."""
+"""PodGroups for Volcano and scheduler-plugins (checklist 99-107; §3.7 worked vectors; docs/decisions.md Q27, Q29)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The SSH Secret: P-521 key pair, Secret layout, key-name comparison (checklist 40-41, decisions Q15)."""
+"""The SSH Secret: P-521 key pair, Secret layout, key-name comparison (checklist 40-41, docs/decisions.md Q15)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Status computation (checklist 20-22, 24, 70, 72, 76, 79-88, 92, 94; decisions Q16-Q22)."""
+"""Status computation (checklist 20-22, 24, 70, 72, 76, 79-88, 92, 94; docs/decisions.md Q16-Q22)."""
 
 from __future__ import annotations
 

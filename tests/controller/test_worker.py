@@ -1,4 +1,4 @@
-"""Worker pods (checklist 42-53, 109 for workers; decisions Q1, Q9, Q10, Q11, Q13)."""
+"""Worker pods (checklist 42-53, 109 for workers; docs/decisions.md Q1, Q9, Q10, Q11, Q13)."""
 
 from __future__ import annotations
 

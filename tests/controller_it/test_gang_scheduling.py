@@ -13,7 +13,7 @@ import pytest
 import pytest_asyncio
 
 from mpi_operator.controller.options import ControllerOptions
-from tests.controller_it.cluster_stand_in import (
+from tests.controller_it.cluster import (
     JOBS,
     complete_launcher,
     condition,
@@ -57,10 +57,10 @@ class GangEnv:
 @pytest_asyncio.fixture(loop_scope="module", scope="module", params=[VOLCANO, PLUGINS], ids=["volcano", "plugins"])
 async def genv(request: Any, tmp_path_factory: Any) -> AsyncIterator[GangEnv]:
     gang: Gang = request.param
-    async with running_env(tmp_path_factory.mktemp("kube") / "config", ControllerOptions(gang_scheduling=gang.flag),
+    async with running_env(tmp_path_factory.mktemp("api"), ControllerOptions(gang_scheduling=gang.flag),
                            gang=(gang.crd,)) as started:
         if started.get("priorityclasses.scheduling.k8s.io", "", "high") is None:
-            started.sb.store.create("priorityclasses.scheduling.k8s.io", None,
+            started.create("priorityclasses.scheduling.k8s.io", None,
                                     {"metadata": {"name": "high"}, "value": 1000})
         yield GangEnv(started, gang)
 
@@ -78,7 +78,7 @@ def podgroup(genv: GangEnv, ns: str) -> dict[str, Any] | None:
 async def test_podgroup_and_pods_carry_the_gang(genv: GangEnv) -> None:
     env, gang = genv.env, genv.gang
     ns = env.namespace()
-    job = env.sb.store.create(MPIJOBS, ns, gang_job(queue="research", priorityClass="high",
+    job = env.create(MPIJOBS, ns, gang_job(queue="research", priorityClass="high",
                                                        scheduleTimeoutSeconds=120))
     await env.eventually(lambda: env.get(JOBS, ns, "pi-launcher"), what="launcher Job")
     pg = podgroup(genv, ns)
@@ -104,7 +104,7 @@ async def test_podgroup_and_pods_carry_the_gang(genv: GangEnv) -> None:
     assert template["spec"]["schedulerName"] == gang.scheduler_name and gang.linked(template["metadata"])
 
     # A spec change reaches the PodGroup (minAvailable -> minMember).
-    env.sb.store.patch(MPIJOBS, ns, "pi", "merge", {"spec": {"runPolicy": {"schedulingPolicy": {"minAvailable": 2}}}})
+    env.patch(MPIJOBS, ns, "pi", "merge", {"spec": {"runPolicy": {"schedulingPolicy": {"minAvailable": 2}}}})
     await env.eventually(lambda: (podgroup(genv, ns) or {}).get("spec", {}).get("minMember") == 2,
                          what="minMember updated")
 
@@ -112,16 +112,16 @@ async def test_podgroup_and_pods_carry_the_gang(genv: GangEnv) -> None:
 async def test_podgroup_goes_on_suspend_returns_on_resume_and_goes_on_finish(genv: GangEnv) -> None:
     env = genv.env
     ns = env.namespace()
-    env.sb.store.create(MPIJOBS, ns, gang_job())
+    env.create(MPIJOBS, ns, gang_job())
     await env.eventually(lambda: env.get(JOBS, ns, "pi-launcher"), what="launcher Job")
     assert podgroup(genv, ns) is not None
 
-    env.sb.store.patch(MPIJOBS, ns, "pi", "merge", {"spec": {"runPolicy": {"suspend": True}}})
+    env.patch(MPIJOBS, ns, "pi", "merge", {"spec": {"runPolicy": {"suspend": True}}})
     await env.eventually(lambda: podgroup(genv, ns) is None, what="PodGroup deleted on suspend")
     await env.settled()
     assert podgroup(genv, ns) is None  # not recreated while suspended
 
-    env.sb.store.patch(MPIJOBS, ns, "pi", "merge", {"spec": {"runPolicy": {"suspend": False}}})
+    env.patch(MPIJOBS, ns, "pi", "merge", {"spec": {"runPolicy": {"suspend": False}}})
     await env.eventually(lambda: podgroup(genv, ns) is not None and live(env, ns, "pi-worker-1"),
                          what="PodGroup and workers back on resume")
     await env.eventually(lambda: not (env.get(JOBS, ns, "pi-launcher") or {}).get("spec", {}).get("suspend"),
@@ -137,10 +137,10 @@ async def test_podgroup_goes_on_suspend_returns_on_resume_and_goes_on_finish(gen
 async def test_foreign_podgroup_gets_err_resource_exists(genv: GangEnv) -> None:
     env = genv.env
     ns = env.namespace()
-    foreign = env.sb.store.create(genv.gang.podgroups, ns, {
+    foreign = env.create(genv.gang.podgroups, ns, {
         "apiVersion": genv.gang.api_version, "kind": "PodGroup", "metadata": {"name": "pi"},
         "spec": {"minMember": 1}})
-    env.sb.store.create(MPIJOBS, ns, gang_job())
+    env.create(MPIJOBS, ns, gang_job())
     warning = await env.eventually(lambda: events(env, ns, "ErrResourceExists"), what="ErrResourceExists event")
     assert warning[0]["message"] == 'Resource "pi" of Kind "PodGroup" already exists and is not managed by MPIJob'
     current = podgroup(genv, ns)
@@ -148,21 +148,21 @@ async def test_foreign_podgroup_gets_err_resource_exists(genv: GangEnv) -> None:
 
 
 async def test_podgroup_fields_we_own_are_restored_and_others_left_alone(genv: GangEnv) -> None:
-    """decisions Q27: a scheduler's own fields cause no update fight; ours are put back."""
+    """docs/decisions.md Q27: a scheduler's own fields cause no update fight; ours are put back."""
     env = genv.env
     ns = env.namespace()
-    env.sb.store.create(MPIJOBS, ns, gang_job())
+    env.create(MPIJOBS, ns, gang_job())
     await env.eventually(lambda: env.get(JOBS, ns, "pi-launcher"), what="launcher Job")
     await env.settled()
-    env.sb.requests.reset()
-    env.sb.store.patch(genv.gang.podgroups, ns, "pi", "merge", {"spec": {"minTaskMember": {"worker": 2}}})
-    env.sb.store.patch(genv.gang.podgroups, ns, "pi", "merge", {"status": {"phase": "Running"}},
+    env.requests.reset()
+    env.patch(genv.gang.podgroups, ns, "pi", "merge", {"spec": {"minTaskMember": {"worker": 2}}})
+    env.patch(genv.gang.podgroups, ns, "pi", "merge", {"status": {"phase": "Running"}},
                        subresource="status")
     await env.settled()
-    assert env.sb.requests.count(resource=genv.gang.podgroups, verb="patch") == 0
-    assert env.sb.requests.count(resource=genv.gang.podgroups, verb="update") == 0
+    assert env.requests.count(resource=genv.gang.podgroups, verb="patch") == 0
+    assert env.requests.count(resource=genv.gang.podgroups, verb="update") == 0
 
-    env.sb.store.patch(genv.gang.podgroups, ns, "pi", "merge", {"spec": {"minMember": 1}})
+    env.patch(genv.gang.podgroups, ns, "pi", "merge", {"spec": {"minMember": 1}})
     await env.eventually(lambda: (podgroup(genv, ns) or {}).get("spec", {}).get("minMember") == 3,
                          what="minMember restored")
     current = podgroup(genv, ns)

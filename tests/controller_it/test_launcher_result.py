@@ -7,9 +7,9 @@ import copy
 
 import pytest
 
-from mpi_operator.controller.names import LAUNCHER_FINALIZER
+from mpi_operator.controller.finalizer import LAUNCHER_FINALIZER
 from mpi_operator.sandbox.timefmt import now_rfc3339
-from tests.controller_it.cluster_stand_in import (
+from tests.controller_it.cluster import (
     JOBS,
     complete_launcher,
     condition,
@@ -37,7 +37,7 @@ async def started_job(env: Env, policy: str | None) -> str:
     job["spec"]["runPolicy"]["cleanPodPolicy"] = policy
     if policy is None:
         del job["spec"]["runPolicy"]["cleanPodPolicy"]
-    env.sb.store.create(MPIJOBS, ns, job)
+    env.create(MPIJOBS, ns, job)
     await env.eventually(lambda: env.get(JOBS, ns, "pi-launcher"), what="launcher Job")
     set_pod_running(env, ns, "pi-worker-0")
     set_pod_phase(env, ns, "pi-worker-1", "Succeeded")
@@ -48,7 +48,7 @@ async def started_job(env: Env, policy: str | None) -> str:
 
 
 @pytest.mark.parametrize(("policy", "deleted", "kept"), [
-    (None, ["pi-worker-0"], ["pi-worker-1"]),  # decisions Q4: the default is Running
+    (None, ["pi-worker-0"], ["pi-worker-1"]),  # docs/decisions.md Q4: the default is Running
     ("Running", ["pi-worker-0"], ["pi-worker-1"]),
     ("All", ["pi-worker-0", "pi-worker-1"], []),
     ("None", [], ["pi-worker-0", "pi-worker-1"]),
@@ -70,7 +70,7 @@ async def test_launcher_success_succeeds_the_job_and_cleans_per_policy(env: Env,
     assert running is not None and running["status"] == "False"
 
     await env.eventually(lambda: all(gone_or_terminating(env, ns, name) for name in deleted), what="workers deleted")
-    # decisions Q31: the result is recorded, so the launcher Job may now go (TTL, kubectl delete).
+    # docs/decisions.md Q31: the result is recorded, so the launcher Job may now go (TTL, kubectl delete).
     await env.eventually(lambda: LAUNCHER_FINALIZER not in (env.get(JOBS, ns, "pi-launcher") or {}).get(
         "metadata", {}).get("finalizers", []), what="launcher finalizer released")
     await env.settled()
@@ -85,7 +85,7 @@ async def test_launcher_success_succeeds_the_job_and_cleans_per_policy(env: Env,
 
 async def test_launcher_finalizer_is_kept_until_the_result_is_recorded(env: Env) -> None:
     ns = env.namespace()
-    env.sb.store.create(MPIJOBS, ns, example("pi.yaml"))
+    env.create(MPIJOBS, ns, example("pi.yaml"))
     launcher = await env.eventually(lambda: env.get(JOBS, ns, "pi-launcher"), what="launcher Job")
     assert LAUNCHER_FINALIZER in launcher["metadata"]["finalizers"]
     await env.settled()
@@ -95,7 +95,7 @@ async def test_launcher_finalizer_is_kept_until_the_result_is_recorded(env: Env)
 
 async def test_backoff_limit_exceeded_names_the_newest_failed_launcher_pod(env: Env) -> None:
     ns = env.namespace()
-    env.sb.store.create(MPIJOBS, ns, example("pi.yaml"))
+    env.create(MPIJOBS, ns, example("pi.yaml"))
     await env.eventually(lambda: env.get(JOBS, ns, "pi-launcher"), what="launcher Job")
     first = create_launcher_pod(env, ns, "pi-launcher", "Failed", reason="FailedReason1", message="first message")
     # creationTimestamp has one-second resolution: wait for the clock so the second pod is strictly newer.
@@ -133,7 +133,7 @@ async def test_backoff_limit_exceeded_names_the_newest_failed_launcher_pod(env: 
 
 async def test_launcher_failure_without_reason_uses_the_upstream_defaults(env: Env) -> None:
     ns = env.namespace()
-    env.sb.store.create(MPIJOBS, ns, example("pi.yaml"))
+    env.create(MPIJOBS, ns, example("pi.yaml"))
     await env.eventually(lambda: env.get(JOBS, ns, "pi-launcher"), what="launcher Job")
     fail_launcher(env, ns, "pi-launcher", "", "")
     done = await env.eventually(lambda: condition(mpijob(env, ns, "pi"), "Failed") and mpijob(env, ns, "pi"),
@@ -146,13 +146,13 @@ async def test_launcher_failure_without_reason_uses_the_upstream_defaults(env: E
 
 async def test_a_finished_job_leaves_its_other_children_alone(env: Env) -> None:
     ns = env.namespace()
-    env.sb.store.create(MPIJOBS, ns, example("pi.yaml"))
+    env.create(MPIJOBS, ns, example("pi.yaml"))
     await env.eventually(lambda: env.get(JOBS, ns, "pi-launcher"), what="launcher Job")
     complete_launcher(env, ns, "pi-launcher")
     await env.eventually(lambda: condition(mpijob(env, ns, "pi"), "Succeeded"), what="Succeeded")
     await env.settled()
-    env.sb.store.delete("configmaps", ns, "pi-config")
-    env.sb.store.delete("services", ns, "pi")
+    env.delete("configmaps", ns, "pi-config")
+    env.delete("services", ns, "pi")
     await env.settled()
     assert env.get("configmaps", ns, "pi-config") is None and env.get("services", ns, "pi") is None
     assert env.list("pods", ns) == [] or all(gone_or_terminating(env, ns, p["metadata"]["name"])

@@ -21,7 +21,7 @@ def condition(job: dict[str, Any] | None, ctype: str) -> dict[str, Any] | None:
 
 async def test_new_job_gets_every_child_and_created_status(env: Env) -> None:
     ns = env.namespace()
-    job = env.sb.store.create(MPIJOBS, ns, example("pi.yaml"))
+    job = env.create(MPIJOBS, ns, example("pi.yaml"))
     uid = job["metadata"]["uid"]
 
     await env.eventually(lambda: env.get("jobs.batch", ns, "pi-launcher"), what="launcher Job")
@@ -48,14 +48,14 @@ async def test_new_job_gets_every_child_and_created_status(env: Env) -> None:
 
 async def test_steady_state_makes_no_writes(env: Env) -> None:
     ns = env.namespace()
-    env.sb.store.create(MPIJOBS, ns, example("pi.yaml"))
+    env.create(MPIJOBS, ns, example("pi.yaml"))
     await env.eventually(lambda: env.get("jobs.batch", ns, "pi-launcher"), what="launcher Job")
     await env.settled()
-    env.sb.requests.reset()
+    env.requests.reset()
     # Touch the MPIJob's labels: a real event, a full sync, and nothing to write.
-    env.sb.store.patch(MPIJOBS, ns, "pi", "merge", {"metadata": {"labels": {"touched": "yes"}}})
+    env.patch(MPIJOBS, ns, "pi", "merge", {"metadata": {"labels": {"touched": "yes"}}})
     await env.settled()
-    writes = {verb: n for verb, n in env.sb.requests.by_verb().items()
+    writes = {verb: n for verb, n in env.requests.by_verb().items()
               if verb in ("create", "update", "patch", "delete")}
     assert writes == {}
 
@@ -65,7 +65,7 @@ async def test_invalid_job_gets_condition_and_fixing_it_proceeds(env: Env) -> No
     bad = copy.deepcopy(example("pi.yaml"))
     bad["metadata"]["name"] = "broken"
     bad["spec"]["mpiReplicaSpecs"]["Worker"]["restartPolicy"] = "Always"
-    env.sb.store.create(MPIJOBS, ns, bad)
+    env.create(MPIJOBS, ns, bad)
     invalid = await env.eventually(lambda: condition(env.get(MPIJOBS, ns, "broken"), "ValidationFailed"),
                                    what="ValidationFailed condition")
     assert invalid["status"] == "True" and invalid["reason"] == "ValidationError"
@@ -76,7 +76,7 @@ async def test_invalid_job_gets_condition_and_fixing_it_proceeds(env: Env) -> No
     assert len(events) == 1 and events[0]["type"] == "Warning"
     assert events[0]["message"].startswith("Found validation errors: ")
 
-    env.sb.store.patch(MPIJOBS, ns, "broken", "merge",
+    env.patch(MPIJOBS, ns, "broken", "merge",
                        {"spec": {"mpiReplicaSpecs": {"Worker": {"restartPolicy": "Never"}}}})
     await env.eventually(lambda: env.get("jobs.batch", ns, "broken-launcher"), what="launcher after the fix")
     fixed = await env.eventually(lambda: (j := env.get(MPIJOBS, ns, "broken")) and
@@ -87,8 +87,8 @@ async def test_invalid_job_gets_condition_and_fixing_it_proceeds(env: Env) -> No
 
 async def test_objects_not_controlled_by_the_job_are_left_alone(env: Env) -> None:
     ns = env.namespace()
-    env.sb.store.create("services", ns, {"metadata": {"name": "pi"}, "spec": {"clusterIP": "None"}})
-    env.sb.store.create(MPIJOBS, ns, example("pi.yaml"))
+    env.create("services", ns, {"metadata": {"name": "pi"}, "spec": {"clusterIP": "None"}})
+    env.create(MPIJOBS, ns, example("pi.yaml"))
     await env.eventually(lambda: [e for e in env.list("events", ns) if e["reason"] == "ErrResourceExists"],
                          what="ErrResourceExists event")
     event = next(e for e in env.list("events", ns) if e["reason"] == "ErrResourceExists")
@@ -102,7 +102,7 @@ async def test_managed_by_multikueue_is_skipped(env: Env) -> None:
     ns = env.namespace()
     job = copy.deepcopy(example("pi.yaml"))
     job["spec"]["runPolicy"]["managedBy"] = "kueue.x-k8s.io/multikueue"
-    env.sb.store.create(MPIJOBS, ns, job)
+    env.create(MPIJOBS, ns, job)
     await env.settled()
     assert env.get("services", ns, "pi") is None
     current = env.get(MPIJOBS, ns, "pi")

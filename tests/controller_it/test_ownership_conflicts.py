@@ -1,5 +1,6 @@
 """A child name taken by an object this MPIJob does not control: a Warning `ErrResourceExists` naming the real
-kind (decisions Q14), and the object is never taken over or changed. (PodGroups: see the gang-scheduling tests.)"""
+kind (docs/decisions.md Q14), and the object is never taken over or changed. (PodGroups: see the gang-scheduling
+tests.)"""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.controller_it.cluster_stand_in import events
+from tests.controller_it.cluster import events
 from tests.controller_it.conftest import MPIJOBS, Env, example
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -26,8 +27,8 @@ FOREIGN: list[tuple[str, str, str, dict[str, Any]]] = [
 async def test_foreign_object_gets_err_resource_exists_and_no_takeover(env: Env, resource: str, kind: str,
                                                                        name: str, body: dict[str, Any]) -> None:
     ns = env.namespace()
-    foreign = env.sb.store.create(resource, ns, {"metadata": {"name": name}, **body})
-    env.sb.store.create(MPIJOBS, ns, example("pi.yaml"))
+    foreign = env.create(resource, ns, {"metadata": {"name": name}, **body})
+    env.create(MPIJOBS, ns, example("pi.yaml"))
 
     warning = await env.eventually(lambda: events(env, ns, "ErrResourceExists"), what="ErrResourceExists event")
     assert warning[0]["type"] == "Warning"

@@ -1,11 +1,11 @@
 """Running=True once the launcher pod and every worker run (one Normal event per transition), and an
-evicted worker fails the job for good (decisions Q21: terminal, cleanPodPolicy applied, launcher suspended)."""
+evicted worker fails the job for good (docs/decisions.md Q21: terminal, cleanPodPolicy applied, launcher suspended)."""
 
 from __future__ import annotations
 
 import pytest
 
-from tests.controller_it.cluster_stand_in import (
+from tests.controller_it.cluster import (
     JOBS,
     complete_launcher,
     condition,
@@ -24,7 +24,7 @@ pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 async def test_running_condition_needs_the_launcher_pod_and_all_workers_running(env: Env) -> None:
     ns = env.namespace()
-    env.sb.store.create(MPIJOBS, ns, example("pi.yaml"))
+    env.create(MPIJOBS, ns, example("pi.yaml"))
     await env.eventually(lambda: env.get(JOBS, ns, "pi-launcher"), what="launcher Job")
     set_pod_running(env, ns, "pi-worker-0")
     start_launcher(env, ns, "pi-launcher")
@@ -38,8 +38,8 @@ async def test_running_condition_needs_the_launcher_pod_and_all_workers_running(
     assert running["message"] == f"MPIJob {ns}/pi is running."
     assert replica_status(env, ns, "pi", "Worker") == {"active": 2}
 
-    # More syncs in the Running state (a label touch) emit no second Event (decisions Q18).
-    env.sb.store.patch(MPIJOBS, ns, "pi", "merge", {"metadata": {"labels": {"touched": "yes"}}})
+    # More syncs in the Running state (a label touch) emit no second Event (docs/decisions.md Q18).
+    env.patch(MPIJOBS, ns, "pi", "merge", {"metadata": {"labels": {"touched": "yes"}}})
     await env.settled()
     emitted = events(env, ns, "MPIJobRunning")
     assert len(emitted) == 1 and emitted[0]["type"] == "Normal" and emitted[0].get("count", 1) == 1
@@ -55,7 +55,7 @@ async def test_evicted_worker_fails_the_job_for_good(env: Env) -> None:
     failed = condition(done, "Failed")
     assert failed is not None and failed["status"] == "True"
     assert (failed["reason"], failed["message"]) == ("MPIJobEvicted", "1/2 workers are evicted")
-    assert done["status"]["completionTime"]  # decisions Q21: terminal
+    assert done["status"]["completionTime"]  # docs/decisions.md Q21: terminal
     running = condition(done, "Running")
     assert running is not None and running["status"] == "False"
     warning = await env.eventually(lambda: events(env, ns, "MPIJobEvicted"), what="MPIJobEvicted event")

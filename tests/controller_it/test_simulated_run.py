@@ -1,4 +1,5 @@
-"""Every shipped example MPIJob runs to Succeeded on the sandbox with its simulated kubelet and Job controller:
+"""Every shipped example MPIJob runs to Succeeded with the sandbox's Job controller and the node agent (simulated
+runtime) as the kubelet, both ordinary API clients:
 workers start, the launcher pod runs and exits 0, the job passes through Running to Succeeded, and cleanup
 (cleanPodPolicy Running) and the launcher finalizer release follow."""
 
@@ -12,22 +13,19 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
-from mpi_operator.controller.names import LAUNCHER_FINALIZER
-from mpi_operator.sandbox.cluster import Cluster, JobControllerOptions, KubeletOptions
-from mpi_operator.sandbox.kubelet import EVICT_AFTER, EXIT_CODE, FAILURES, RUN_SECONDS
+from mpi_operator.controller.finalizer import LAUNCHER_FINALIZER
+from mpi_operator.nodeagent.simulated import EVICT_AFTER, EXIT_CODE, FAILURES, RUN_SECONDS
 from tests.conftest import REPO, examples_dir
-from tests.controller_it.cluster_stand_in import JOBS, condition, events, gone_or_terminating, mpijob
+from tests.controller_it.cluster import JOBS, condition, events, gone_or_terminating, mpijob
 from tests.controller_it.conftest import MPIJOBS, Env, example, running_env
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
-FAST = KubeletOptions(schedule_delay=0.0, start_delay=0.02, run_seconds=0.5, restart_delay=0.02)
 EXAMPLES = sorted(path.name for path in examples_dir().glob("*.yaml"))
 
 
 @pytest_asyncio.fixture(loop_scope="module", scope="module")
 async def sim(tmp_path_factory: Any) -> AsyncIterator[Env]:
-    async with (running_env(tmp_path_factory.mktemp("kube") / "config") as started,
-                Cluster(started.sb.store, kubelet=FAST, job_controller=JobControllerOptions())):
+    async with running_env(tmp_path_factory.mktemp("api"), cluster=True) as started:
         yield started
 
 
@@ -36,7 +34,7 @@ async def test_example_runs_to_succeeded(sim: Env, name: str) -> None:
     ns = sim.namespace()
     manifest = example(name)
     job_name = manifest["metadata"]["name"]
-    sim.sb.store.create(MPIJOBS, ns, manifest)
+    sim.create(MPIJOBS, ns, manifest)
 
     done = await sim.eventually(lambda: condition(mpijob(sim, ns, job_name), "Succeeded") and
                                 mpijob(sim, ns, job_name), within=20, what=f"{name} Succeeded")
@@ -74,7 +72,7 @@ def annotated(name: str, launcher: dict[str, str] | None = None, worker: dict[st
 
 async def test_launcher_that_keeps_failing_fails_the_job_with_backoff_limit_exceeded(sim: Env) -> None:
     ns = sim.namespace()
-    sim.sb.store.create(MPIJOBS, ns, annotated("broken", launcher={EXIT_CODE: "1"}, backoffLimit=1))
+    sim.create(MPIJOBS, ns, annotated("broken", launcher={EXIT_CODE: "1"}, backoffLimit=1))
     done = await sim.eventually(lambda: condition(mpijob(sim, ns, "broken"), "Failed") and
                                 mpijob(sim, ns, "broken"), within=20, what="Failed")
     failed = condition(done, "Failed")
@@ -87,7 +85,7 @@ async def test_launcher_that_keeps_failing_fails_the_job_with_backoff_limit_exce
 
 async def test_launcher_that_fails_once_then_succeeds_reports_both(sim: Env) -> None:
     ns = sim.namespace()
-    sim.sb.store.create(MPIJOBS, ns, annotated("flaky", launcher={FAILURES: "1", EXIT_CODE: "1"}, backoffLimit=3))
+    sim.create(MPIJOBS, ns, annotated("flaky", launcher={FAILURES: "1", EXIT_CODE: "1"}, backoffLimit=3))
     done = await sim.eventually(lambda: condition(mpijob(sim, ns, "flaky"), "Succeeded") and
                                 mpijob(sim, ns, "flaky"), within=20, what="Succeeded")
     assert done["status"]["replicaStatuses"]["Launcher"] == {"succeeded": 1, "failed": 1}
@@ -96,7 +94,7 @@ async def test_launcher_that_fails_once_then_succeeds_reports_both(sim: Env) -> 
 
 async def test_evicted_worker_fails_the_running_job_and_stops_its_launcher(sim: Env) -> None:
     ns = sim.namespace()
-    sim.sb.store.create(MPIJOBS, ns, annotated("evicted", launcher={RUN_SECONDS: "forever"},
+    sim.create(MPIJOBS, ns, annotated("evicted", launcher={RUN_SECONDS: "forever"},
                                                worker={EVICT_AFTER: "0.5"}))
     done = await sim.eventually(lambda: condition(mpijob(sim, ns, "evicted"), "Failed") and
                                 mpijob(sim, ns, "evicted"), within=20, what="Failed")
@@ -113,15 +111,15 @@ async def test_evicted_worker_fails_the_running_job_and_stops_its_launcher(sim: 
 
 async def test_suspend_and_resume_a_running_job(sim: Env) -> None:
     ns = sim.namespace()
-    sim.sb.store.create(MPIJOBS, ns, annotated("pause", launcher={RUN_SECONDS: "forever"}))
+    sim.create(MPIJOBS, ns, annotated("pause", launcher={RUN_SECONDS: "forever"}))
     await sim.eventually(lambda: condition(mpijob(sim, ns, "pause"), "Running"), within=20, what="Running")
 
-    sim.sb.store.patch(MPIJOBS, ns, "pause", "merge", {"spec": {"runPolicy": {"suspend": True}}})
+    sim.patch(MPIJOBS, ns, "pause", "merge", {"spec": {"runPolicy": {"suspend": True}}})
     await sim.eventually(lambda: sim.list("pods", ns) == [], within=20, what="every pod gone")
     await sim.eventually(lambda: (c := condition(mpijob(sim, ns, "pause"), "Running")) and c["status"] == "False",
                          what="Running=False")
 
-    sim.sb.store.patch(MPIJOBS, ns, "pause", "merge", {"spec": {"runPolicy": {"suspend": False}}})
+    sim.patch(MPIJOBS, ns, "pause", "merge", {"spec": {"runPolicy": {"suspend": False}}})
     running = await sim.eventually(lambda: (j := mpijob(sim, ns, "pause")) and (c := condition(j, "Running"))
                                    and c["status"] == "True" and j, within=20, what="Running again")
     assert condition(running, "Suspended")["reason"] == "MPIJobResumed"  # type: ignore[index]
@@ -133,7 +131,7 @@ async def test_suspend_and_resume_a_running_job(sim: Env) -> None:
 async def test_every_example_runs_to_succeeded_through_kubectl(sim: Env, tmp_path: Any) -> None:
     """As a user would: `kubectl apply -f` each shipped example unchanged, then `kubectl wait` for Succeeded."""
     kubectl = str(REPO / ".venv" / "bin" / "kubectl")
-    env = {**os.environ, "HOME": str(tmp_path), "KUBECONFIG": str(sim.sb.kubeconfig_path)}
+    env = {**os.environ, "HOME": str(tmp_path), "KUBECONFIG": str(sim.kubeconfig)}
 
     async def run(*args: str) -> str:
         proc = await asyncio.create_subprocess_exec(kubectl, *args, env=env, stdout=asyncio.subprocess.PIPE,

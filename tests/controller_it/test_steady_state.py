@@ -13,7 +13,7 @@ from prometheus_client import CollectorRegistry
 from mpi_operator.controller.controller import MPIJobController
 from mpi_operator.controller.metrics import ControllerMetrics
 from mpi_operator.controller.options import ControllerOptions
-from tests.controller_it.cluster_stand_in import (
+from tests.controller_it.cluster import (
     JOBS,
     complete_launcher,
     condition,
@@ -29,11 +29,11 @@ WRITE_VERBS = ("create", "update", "patch", "delete", "deletecollection")
 async def burst_writes(env: Env, ns: str, touches: int = 20) -> dict[str, int]:
     """Touch the MPIJob `touches` times once the controller is idle; the API writes the controller made."""
     await env.settled()
-    env.sb.requests.reset()
+    env.requests.reset()
     for i in range(touches):
-        env.sb.store.patch(MPIJOBS, ns, "pi", "merge", {"metadata": {"labels": {"touched": str(i)}}})
+        env.patch(MPIJOBS, ns, "pi", "merge", {"metadata": {"labels": {"touched": str(i)}}})
     await env.settled()
-    return {verb: n for verb, n in env.sb.requests.by_verb().items() if verb in WRITE_VERBS}
+    return {verb: n for verb, n in env.requests.by_verb().items() if verb in WRITE_VERBS}
 
 
 async def test_running_job_makes_no_writes(env: Env) -> None:
@@ -50,7 +50,7 @@ async def test_finished_job_makes_no_writes(env: Env) -> None:
 
 async def test_suspended_job_makes_no_writes(env: Env) -> None:
     ns = await running_pi(env)
-    env.sb.store.patch(MPIJOBS, ns, "pi", "merge", {"spec": {"runPolicy": {"suspend": True}}})
+    env.patch(MPIJOBS, ns, "pi", "merge", {"spec": {"runPolicy": {"suspend": True}}})
     await env.eventually(lambda: condition(mpijob(env, ns, "pi"), "Suspended"), what="Suspended")
     assert await burst_writes(env, ns) == {}
 
@@ -59,9 +59,9 @@ async def test_job_managed_by_multikueue_makes_no_requests_at_all(env: Env) -> N
     ns = env.namespace()
     job = copy.deepcopy(example("pi.yaml"))
     job["spec"]["runPolicy"]["managedBy"] = "kueue.x-k8s.io/multikueue"
-    env.sb.store.create(MPIJOBS, ns, job)
+    env.create(MPIJOBS, ns, job)
     assert await burst_writes(env, ns) == {}
-    assert env.sb.requests.count(namespace=ns) == 0
+    assert env.requests.count(namespace=ns) == 0
     assert env.list("events", ns) == [] and env.list("pods", ns) == []
 
 
@@ -69,7 +69,7 @@ async def test_job_managed_by_this_operator_explicitly_is_reconciled(env: Env) -
     ns = env.namespace()
     job = copy.deepcopy(example("pi.yaml"))
     job["spec"]["runPolicy"]["managedBy"] = "kubeflow.org/mpi-operator"
-    env.sb.store.create(MPIJOBS, ns, job)
+    env.create(MPIJOBS, ns, job)
     await env.eventually(lambda: env.get(JOBS, ns, "pi-launcher"), what="launcher Job")
     await env.eventually(lambda: condition(mpijob(env, ns, "pi"), "Created"), what="Created")
 
@@ -79,7 +79,7 @@ async def test_a_restarted_controller_makes_no_writes_for_converged_jobs(env: En
     and syncs it: no Secret regenerated, no status rewritten, nothing."""
     ns = await running_pi(env)
     await env.settled()
-    env.sb.requests.reset()
+    env.requests.reset()
     second = MPIJobController(env.client, ControllerOptions(), ControllerMetrics(CollectorRegistry()),
                               queue_rate=1000, queue_burst=1000, threadiness=4)
     ready = asyncio.Event()
@@ -92,6 +92,6 @@ async def test_a_restarted_controller_makes_no_writes_for_converged_jobs(env: En
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
-    writes = {verb: n for verb, n in env.sb.requests.by_verb().items() if verb in WRITE_VERBS}
+    writes = {verb: n for verb, n in env.requests.by_verb().items() if verb in WRITE_VERBS}
     assert writes == {}
     assert condition(mpijob(env, ns, "pi"), "Running") is not None

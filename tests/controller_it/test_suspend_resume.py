@@ -9,7 +9,7 @@ import copy
 import pytest
 
 from mpi_operator.sandbox.timefmt import now_rfc3339
-from tests.controller_it.cluster_stand_in import (
+from tests.controller_it.cluster import (
     JOBS,
     condition,
     events,
@@ -33,7 +33,7 @@ def set_suspend(env: Env, ns: str, value: bool, launcher_template: dict[str, obj
     if launcher_template is not None:
         patch["spec"] = {**patch["spec"],  # type: ignore[dict-item]
                          "mpiReplicaSpecs": {"Launcher": {"template": launcher_template}}}
-    env.sb.store.patch(MPIJOBS, ns, "pi", "merge", patch)
+    env.patch(MPIJOBS, ns, "pi", "merge", patch)
 
 
 def launcher_suspended(env: Env, ns: str) -> bool | None:
@@ -45,7 +45,7 @@ async def suspended_after_running(env: Env) -> str:
     """A pi job that ran (workers and launcher pod Running), then was suspended; the kubelet has removed the
     workers and the Job controller has stopped the launcher pod (startTime kept, as a suspended Job does)."""
     ns = env.namespace()
-    env.sb.store.create(MPIJOBS, ns, example("pi.yaml"))
+    env.create(MPIJOBS, ns, example("pi.yaml"))
     await env.eventually(lambda: env.get(JOBS, ns, "pi-launcher"), what="launcher Job")
     for name in WORKERS:
         set_pod_running(env, ns, name)
@@ -87,11 +87,11 @@ async def test_resume_creates_workers_and_unsuspends_the_launcher_after_clearing
     started = mpijob(env, ns, "pi")["status"]["startTime"]
     await env.eventually(lambda: now_rfc3339() > started, what="clock tick")  # so a reset startTime differs
 
-    env.sb.requests.reset()
+    env.requests.reset()
     set_suspend(env, ns, False)
     await env.eventually(lambda: launcher_suspended(env, ns) is False, what="launcher unsuspended")
     # The startTime went through the Job's status subresource (an update of the Job cannot change status).
-    assert env.sb.requests.count(resource="jobs.batch/status", namespace=ns) == 1
+    assert env.requests.count(resource="jobs.batch/status", namespace=ns) == 1
     resumed_launcher = env.get(JOBS, ns, "pi-launcher")
     assert resumed_launcher is not None
     assert resumed_launcher["metadata"]["uid"] == launcher["metadata"]["uid"]  # the same Job, not a new one
@@ -129,7 +129,7 @@ async def test_job_created_suspended_gets_a_suspended_launcher_and_no_workers(en
     ns = env.namespace()
     job = copy.deepcopy(example("pi.yaml"))
     job["spec"]["runPolicy"]["suspend"] = True
-    env.sb.store.create(MPIJOBS, ns, job)
+    env.create(MPIJOBS, ns, job)
     await env.eventually(lambda: env.get(JOBS, ns, "pi-launcher"), what="launcher Job")
     await env.settled()
     assert launcher_suspended(env, ns) is True

@@ -1,11 +1,11 @@
-"""decisions Q13: an edited Worker template replaces the worker pods that are not Running yet; an edited
+"""docs/decisions.md Q13: an edited Worker template replaces the worker pods that are not Running yet; an edited
 Launcher template replaces a launcher Job that has not started, and is deferred (Warning) for a running one."""
 
 from __future__ import annotations
 
 import pytest
 
-from tests.controller_it.cluster_stand_in import (
+from tests.controller_it.cluster import (
     JOBS,
     condition,
     events,
@@ -26,13 +26,13 @@ def uid(env: Env, resource: str, ns: str, name: str) -> str | None:
 
 def edit_template(env: Env, ns: str, replica: str, env_value: str) -> None:
     """Add an annotation to the replica's pod template (a template edit that the API accepts)."""
-    env.sb.store.patch(MPIJOBS, ns, "pi", "merge", {"spec": {"mpiReplicaSpecs": {replica: {"template": {
+    env.patch(MPIJOBS, ns, "pi", "merge", {"spec": {"mpiReplicaSpecs": {replica: {"template": {
         "metadata": {"annotations": {"example.com/revision": env_value}}}}}}})
 
 
 async def new_job(env: Env) -> str:
     ns = env.namespace()
-    env.sb.store.create(MPIJOBS, ns, example("pi.yaml"))
+    env.create(MPIJOBS, ns, example("pi.yaml"))
     await env.eventually(lambda: env.get(JOBS, ns, "pi-launcher"), what="launcher Job")
     return ns
 
@@ -88,16 +88,16 @@ async def test_launcher_template_change_is_deferred_with_a_warning_for_a_running
     assert "example.com/revision" not in (launcher["spec"]["template"]["metadata"].get("annotations") or {})
 
     # The deferral is said once, not on every later sync (a steady state makes no writes).
-    env.sb.requests.reset()
-    env.sb.store.patch(MPIJOBS, ns, "pi", "merge", {"metadata": {"labels": {"touched": "yes"}}})
+    env.requests.reset()
+    env.patch(MPIJOBS, ns, "pi", "merge", {"metadata": {"labels": {"touched": "yes"}}})
     await env.settled()
-    writes = {verb: n for verb, n in env.sb.requests.by_verb().items()
+    writes = {verb: n for verb, n in env.requests.by_verb().items()
               if verb in ("create", "update", "patch", "delete")}
     assert writes == {}
     assert len(events(env, ns, "LauncherTemplateChangeDeferred")) == 1
 
     # Reverting the edit clears the condition.
-    env.sb.store.patch(MPIJOBS, ns, "pi", "json", [
+    env.patch(MPIJOBS, ns, "pi", "json", [
         {"op": "remove", "path": "/spec/mpiReplicaSpecs/Launcher/template/metadata/annotations"}])
     await env.eventually(lambda: condition(mpijob(env, ns, "pi"), "LauncherTemplateChangeDeferred") is None,
                          what="condition cleared")
@@ -107,12 +107,12 @@ async def test_launcher_template_restart_policy_is_overridden_with_one_warning(e
     ns = env.namespace()
     job = example("pi.yaml")
     job["spec"]["mpiReplicaSpecs"]["Launcher"]["template"]["spec"]["restartPolicy"] = "Never"
-    env.sb.store.create(MPIJOBS, ns, job)
+    env.create(MPIJOBS, ns, job)
     launcher = await env.eventually(lambda: env.get(JOBS, ns, "pi-launcher"), what="launcher Job")
     assert launcher["spec"]["template"]["spec"]["restartPolicy"] == "OnFailure"  # the replica spec's default
     warning = await env.eventually(lambda: events(env, ns, "SetPodTemplateRestartPolicy"), what="warning")
     assert warning[0]["type"] == "Warning"
     assert warning[0]["message"] == ("Restart policy in pod template overridden by restart policy in replica spec")
-    env.sb.store.patch(MPIJOBS, ns, "pi", "merge", {"metadata": {"labels": {"touched": "yes"}}})
+    env.patch(MPIJOBS, ns, "pi", "merge", {"metadata": {"labels": {"touched": "yes"}}})
     await env.settled()
-    assert [e.get("count", 1) for e in events(env, ns, "SetPodTemplateRestartPolicy")] == [1]  # decisions Q41
+    assert [e.get("count", 1) for e in events(env, ns, "SetPodTemplateRestartPolicy")] == [1]  # docs/decisions.md Q41

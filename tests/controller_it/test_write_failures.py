@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
-from tests.controller_it.cluster_stand_in import JOBS, condition, counter, events, live, mpijob
+from tests.controller_it.cluster import JOBS, condition, counter, events, live, mpijob
 from tests.controller_it.conftest import MPIJOBS, Env, example, running_env
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -20,25 +20,25 @@ pytestmark = pytest.mark.asyncio(loop_scope="module")
 @pytest_asyncio.fixture(loop_scope="module", scope="module")
 async def env(tmp_path_factory: Any) -> AsyncIterator[Env]:
     # Its own sandbox: faults apply to every namespace.
-    async with running_env(tmp_path_factory.mktemp("kube") / "config") as started:
+    async with running_env(tmp_path_factory.mktemp("api")) as started:
         yield started
 
 
 @contextmanager
 def rejecting(env: Env, verbs: set[str], resource: str) -> Iterator[None]:
     """The API server answers these requests 403 (as a quota would) until the block ends."""
-    env.sb.faults.error_rate, env.sb.faults.error_code = 1.0, 403
-    env.sb.faults.verbs, env.sb.faults.resources = verbs, {resource}
+    env.faults.error_rate, env.faults.error_code = 1.0, 403
+    env.faults.verbs, env.faults.resources = verbs, {resource}
     try:
         yield
     finally:
-        env.sb.faults.error_rate, env.sb.faults.verbs, env.sb.faults.resources = 0.0, set(), set()
+        env.faults.error_rate, env.faults.verbs, env.faults.resources = 0.0, set(), set()
 
 
 async def test_rejected_worker_create_warns_and_is_retried(env: Env) -> None:
     ns = env.namespace()
     with rejecting(env, {"create"}, "pods"):
-        env.sb.store.create(MPIJOBS, ns, example("pi.yaml"))
+        env.create(MPIJOBS, ns, example("pi.yaml"))
         warning = await env.eventually(lambda: events(env, ns, "MPIJobFailed"), what="MPIJobFailed event")
         assert warning[0]["type"] == "Warning"
         assert warning[0]["message"].startswith("worker pod created failed: ")
@@ -50,7 +50,7 @@ async def test_rejected_worker_create_warns_and_is_retried(env: Env) -> None:
 async def test_rejected_launcher_create_warns_and_is_retried(env: Env) -> None:
     ns = env.namespace()
     with rejecting(env, {"create"}, "jobs.batch"):
-        env.sb.store.create(MPIJOBS, ns, example("pi.yaml"))
+        env.create(MPIJOBS, ns, example("pi.yaml"))
         warning = await env.eventually(lambda: events(env, ns, "MPIJobFailed"), what="MPIJobFailed event")
         assert warning[0]["message"].startswith("launcher pod created failed: ")
     await env.eventually(lambda: env.get(JOBS, ns, "pi-launcher"), what="launcher after the fault")
@@ -60,14 +60,14 @@ async def test_rejected_launcher_resume_is_retried(env: Env) -> None:
     ns = env.namespace()
     job = copy.deepcopy(example("pi.yaml"))
     job["spec"]["runPolicy"]["suspend"] = True
-    env.sb.store.create(MPIJOBS, ns, job)
+    env.create(MPIJOBS, ns, job)
     await env.eventually(lambda: env.get(JOBS, ns, "pi-launcher"), what="suspended launcher")
     await env.settled()
     with rejecting(env, {"update", "patch"}, "jobs.batch"):
-        env.sb.store.patch(MPIJOBS, ns, "pi", "merge", {"spec": {"runPolicy": {"suspend": False}}})
+        env.patch(MPIJOBS, ns, "pi", "merge", {"spec": {"runPolicy": {"suspend": False}}})
         await env.eventually(lambda: live(env, ns, "pi-worker-1"), what="workers on resume")
-        await env.eventually(lambda: env.sb.requests.count(verb="update", resource="jobs.batch", namespace=ns)
-                             + env.sb.requests.count(verb="patch", resource="jobs.batch", namespace=ns) >= 2,
+        await env.eventually(lambda: env.requests.count(verb="update", resource="jobs.batch", namespace=ns)
+                             + env.requests.count(verb="patch", resource="jobs.batch", namespace=ns) >= 2,
                              what="rejected launcher updates")
         launcher = env.get(JOBS, ns, "pi-launcher")
         assert launcher is not None and launcher["spec"]["suspend"] is True
@@ -76,13 +76,13 @@ async def test_rejected_launcher_resume_is_retried(env: Env) -> None:
 
 
 async def test_rejected_status_writes_emit_no_event_until_one_succeeds(env: Env) -> None:
-    """decisions Q17: Events and counters follow the status write that records the transition."""
+    """docs/decisions.md Q17: Events and counters follow the status write that records the transition."""
     ns = env.namespace()
     created_before = counter(env, "jobs_created")
     with rejecting(env, {"patch", "update"}, MPIJOBS):
-        env.sb.store.create(MPIJOBS, ns, example("pi.yaml"))
+        env.create(MPIJOBS, ns, example("pi.yaml"))
         await env.eventually(lambda: env.get(JOBS, ns, "pi-launcher"), what="launcher Job")
-        await env.eventually(lambda: env.sb.requests.count(verb="patch", resource=f"{MPIJOBS}/status",
+        await env.eventually(lambda: env.requests.count(verb="patch", resource=f"{MPIJOBS}/status",
                                                            namespace=ns) >= 2, what="rejected status writes")
         assert events(env, ns, "MPIJobCreated") == []
         assert counter(env, "jobs_created") == created_before

@@ -15,8 +15,8 @@ from kubernetes_asyncio.client import Configuration
 
 from mpi_operator.kube.client import Client
 from mpi_operator.kube.informer import Informer
+from mpi_operator.kube.meta import object_key
 from mpi_operator.kube.resource import PODS, Resource
-from mpi_operator.kube.store import object_key
 from mpi_operator.kube.watchstream import EVENT_TYPES, WatchEvent, decode_events, parse_watch_line, split_lines
 from tests.fuzz.mpijob_strategies import json_scalars, json_values
 

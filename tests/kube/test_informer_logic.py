@@ -6,8 +6,8 @@ from typing import Any, cast
 
 from mpi_operator.kube.client import Client
 from mpi_operator.kube.informer import Informer, relist_diff
+from mpi_operator.kube.meta import object_key
 from mpi_operator.kube.resource import PODS, Resource
-from mpi_operator.kube.store import object_key
 from mpi_operator.kube.watchstream import WatchEvent
 
 

@@ -9,8 +9,8 @@ import pytest
 
 from mpi_operator.kube.client import Client
 from mpi_operator.kube.informer import Informer
+from mpi_operator.kube.meta import object_key
 from mpi_operator.kube.resource import CONFIGMAPS, Resource
-from mpi_operator.kube.store import object_key
 from mpi_operator.sandbox import Sandbox
 from tests.kube.conftest import eventually, unique
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from mpi_operator.kube.store import Store, controller_uid, object_key, split_key, strip_managed_fields
+from mpi_operator.kube.meta import controller_uid, object_key, split_key
+from mpi_operator.kube.store import Store, strip_managed_fields
 
 
 def pod(name: str, ns: str = "default", owner: str | None = None, rv: str = "1") -> dict[str, Any]:

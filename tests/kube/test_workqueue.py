@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from mpi_operator.kube.ratelimit import ItemExponentialLimiter
-from mpi_operator.kube.workqueue import QueueMetrics, ShutDown, WorkQueue, run_workers
+from mpi_operator.kube.workqueue import QueueMetrics, Result, ShutDown, WorkQueue, requeue, requeue_after, run_workers
 
 
 async def test_duplicate_adds_before_processing_yield_one_key() -> None:
@@ -200,19 +200,42 @@ async def test_handler_may_ask_to_look_again_later() -> None:
     runs = 0
     second = asyncio.Event()
 
-    async def handler(key: str) -> float | None:
+    async def handler(key: str) -> Result | None:
         nonlocal runs
         runs += 1
         if runs == 2:
             second.set()
             return None
-        return 0.01
+        return requeue_after(0.01)
 
     q.add("a")
     workers = asyncio.create_task(run_workers(q, handler, workers=1))
     await asyncio.wait_for(second.wait(), 5)
     q.shutdown()
     await asyncio.wait_for(workers, 5)
+
+
+async def test_a_requeue_result_retries_rate_limited_without_an_error() -> None:
+    q: WorkQueue[str] = WorkQueue()
+    runs = 0
+    errors: list[str] = []
+    third = asyncio.Event()
+
+    async def handler(key: str) -> Result | None:
+        nonlocal runs
+        runs += 1
+        if runs == 3:
+            assert q.num_requeues(key) == 2  # the history grew, as after failures
+            third.set()
+            return None
+        return requeue("exists already")
+
+    q.add("a")
+    workers = asyncio.create_task(run_workers(q, handler, workers=1, on_error=lambda k, e: errors.append(k)))
+    await asyncio.wait_for(third.wait(), 5)
+    q.shutdown()
+    await asyncio.wait_for(workers, 5)
+    assert errors == [] and q.num_requeues("a") == 0
 
 
 async def test_metrics_hooks_see_adds_gets_done_and_retries() -> None:

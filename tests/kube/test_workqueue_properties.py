@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mpi_operator.kube.informer import relist_diff
-from mpi_operator.kube.store import object_key
+from mpi_operator.kube.meta import object_key
 from mpi_operator.kube.workqueue import WorkQueue
 
 KEYS = st.sampled_from("abcde")

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from mpi_operator.kube.client import Client
-from mpi_operator.kube.events import EventRecorder
+from mpi_operator.kube.recorder import EventRecorder
 from mpi_operator.kube.resource import EVENTS
 
 JOB: dict[str, Any] = {"apiVersion": "kubeflow.org/v2beta1", "kind": "MPIJob",

@@ -1,8 +1,8 @@
-"""Event message texts (§6.1, decisions Q14)."""
+"""Event message texts (§6.1, docs/decisions.md Q14)."""
 
 from __future__ import annotations
 
-from mpi_operator.controller.events import (
+from mpi_operator.controller.reasons import (
     launcher_create_failed_message,
     resource_exists_message,
     worker_create_failed_message,

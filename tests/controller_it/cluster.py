@@ -1,22 +1,26 @@
-"""What a kubelet and the Job controller would do, done by hand for integration tests (as upstream's do):
-pod phases and readiness, launcher pods owned by the launcher Job, and launcher Job results.
-
-Every write goes through the sandbox store's status subresource (or a plain create for launcher pods), so the
-controller sees exactly the watch events a real cluster would send.
+"""The kubelet's and the Job controller's part, played by the test over HTTP where it needs to choose the moment
+(as upstream's integration tests do): pod phases and readiness, launcher pods owned by the launcher Job, launcher
+Job results. These are the writes those components make (`pods/status`, `jobs/status`, a pod create), through
+the API server like any client's, so the controller sees exactly the watch events a real cluster would send.
+Where a test wants the real thing instead, `running_env(cluster=True)` runs the node agent as the kubelet.
 """
 
 from __future__ import annotations
 
 import copy
 import itertools
+from datetime import UTC, datetime
 from typing import Any
 
-from mpi_operator.sandbox.timefmt import now_rfc3339
 from tests.controller_it.conftest import MPIJOBS, Env, example
 
 JSON = dict[str, Any]
 JOBS = "jobs.batch"
 _pod_serial = itertools.count()
+
+
+def now_rfc3339() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def condition(obj: JSON | None, ctype: str) -> JSON | None:
@@ -44,8 +48,7 @@ def set_pod_phase(env: Env, ns: str, name: str, phase: str, ready: bool = False,
         status["reason"] = reason
     if message is not None:
         status["message"] = message
-    obj, _ = env.sb.store.patch("pods", ns, name, "merge", {"status": status}, subresource="status")
-    return obj
+    return env.patch("pods", ns, name, "merge", {"status": status}, subresource="status")
 
 
 def set_pod_running(env: Env, ns: str, name: str, ready: bool = True) -> JSON:
@@ -66,14 +69,13 @@ def create_launcher_pod(env: Env, ns: str, job_name: str, phase: str = "Running"
                                              "uid": job["metadata"]["uid"], "controller": True,
                                              "blockOwnerDeletion": True}]},
            "spec": template["spec"]}
-    created = env.sb.store.create("pods", ns, pod)
+    created = env.create("pods", ns, pod)
     return set_pod_phase(env, ns, created["metadata"]["name"], phase, ready=phase == "Running", reason=reason,
                          message=message)
 
 
 def set_job_status(env: Env, ns: str, name: str, status: JSON) -> JSON:
-    obj, _ = env.sb.store.patch(JOBS, ns, name, "merge", {"status": status}, subresource="status")
-    return obj
+    return env.patch(JOBS, ns, name, "merge", {"status": status}, subresource="status")
 
 
 def start_launcher(env: Env, ns: str, name: str) -> JSON:
@@ -85,7 +87,7 @@ def start_launcher(env: Env, ns: str, name: str) -> JSON:
 async def running_pi(env: Env) -> str:
     """The pi example in a fresh namespace, driven to Running: both workers and the launcher pod Running."""
     ns = env.namespace()
-    env.sb.store.create(MPIJOBS, ns, example("pi.yaml"))
+    env.create(MPIJOBS, ns, example("pi.yaml"))
     await env.eventually(lambda: env.get(JOBS, ns, "pi-launcher"), what="launcher Job")
     set_pod_running(env, ns, "pi-worker-0")
     set_pod_running(env, ns, "pi-worker-1")
@@ -123,7 +125,7 @@ def replica_status(env: Env, ns: str, name: str, replica_type: str) -> JSON | No
 def kubelet_removes(env: Env, ns: str, name: str) -> None:
     """The kubelet finishing a pod's graceful deletion: the object goes (no-op if already gone)."""
     if env.get("pods", ns, name) is not None:
-        env.sb.store.delete("pods", ns, name, {"gracePeriodSeconds": 0})
+        env.delete("pods", ns, name, {"gracePeriodSeconds": 0})
 
 
 def gone_or_terminating(env: Env, ns: str, name: str) -> bool:

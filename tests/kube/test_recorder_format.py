@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mpi_operator.kube.events import involved_object, truncate_message
+from mpi_operator.kube.recorder import involved_object, truncate_message
 
 
 def test_messages_are_cut_at_1024_bytes_without_splitting_characters() -> None:
