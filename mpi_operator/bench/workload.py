@@ -68,6 +68,7 @@ def controller_uid(obj: JSON) -> str | None:
 
 @dataclass
 class JobProgress:
+    name: str = ""  # the MPIJob's, once it was seen
     children: int = 0
     at: dict[str, float] = field(default_factory=dict)  # stage -> monotonic time
 
@@ -109,6 +110,7 @@ class Progress:
             return
         if resource == MPIJOBS:
             progress = self.jobs.setdefault(str(obj["metadata"]["uid"]), JobProgress())
+            progress.name = str(obj["metadata"].get("name", ""))
             for stage, condition in (("running", "Running"), ("succeeded", "Succeeded")):
                 if stage not in progress.at and _condition_true(obj, condition):
                     self._reach(progress, stage)
