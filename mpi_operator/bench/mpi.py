@@ -37,7 +37,7 @@ from mpi_operator.nodeagent.process import unavailable_reason
 JSON = dict[str, Any]
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "pi.yaml"  # the shared example, as `make run` applies it
 SINGLE_WORKERS = 2
-STAGES = ("children", "first_rank", "all_ranks", "running", "succeeded")
+STAGES = ("created", "children", "first_rank", "all_ranks", "running", "succeeded")
 HOW_FIRST_RANK = (
     "the pi program's `Rank r of n running on HOST` line (printed by each rank once MPI_Init returned) in the "
     "launcher's log, read from the node agent's kubelet endpoint every poll_seconds; a stage is timed when the "
@@ -102,7 +102,7 @@ def _spread(values: list[float]) -> JSON:
 def _job_json(launcher: Launcher, progress: JobProgress | None, t0: float, workers: int) -> JSON:
     stages = progress.at if progress is not None else {}
     out: JSON = {f"seconds_to_{stage}": round(stages[stage] - t0, 3) if stage in stages else None
-                 for stage in ("children", "running", "succeeded")}
+                 for stage in ("created", "children", "running", "succeeded")}
     out.update(launcher.as_json(t0))
     out["ranks_on_workers"] = sorted(out["rank_hosts"]) == [f"{launcher.job}-worker-{i}" for i in range(workers)]
     return out

@@ -139,7 +139,8 @@ MPI_REQUIRED_KEYS = ("single_job_seconds_to_children", "single_job_seconds_to_fi
                      "single_job_seconds_to_all_ranks", "single_job_seconds_to_succeeded",
                      "burst_seconds_to_first_rank", "burst_seconds_to_all_ranks", "burst_seconds_to_succeeded",
                      "burst_launcher_failed_attempts_per_job")
-MPI_STAGE_LABELS = (("children", "every child created"), ("first_rank", "first MPI rank running"),
+MPI_STAGE_LABELS = (("created", "MPIJob created (seen by a watch)"), ("children", "every child created"),
+                    ("first_rank", "first MPI rank running"),
                     ("all_ranks", "every rank reported"), ("running", "MPIJob Running"),
                     ("succeeded", "MPIJob Succeeded"))
 
@@ -169,6 +170,7 @@ def mpi_table(results: dict[str, Any]) -> str:
         for stage, label in MPI_STAGE_LABELS:
             row(f"  {label}", lambda g, s=stage: " / ".join(_fmt(g["burst"][f"seconds_to_{s}"][k], 3)
                                                            for k in ("first", "median", "last")))
+        row("  kubectl apply's own duration", lambda g: _fmt(g["burst"]["kubectl_apply_seconds"], 3))
         row("  launcher attempts failed (jobs with any)",
             lambda g: f"{g['burst']['launcher_failed_attempts']} ({g['burst']['jobs_with_failed_attempts']})")
         row("  jobs with pi / with ranks on their workers",
