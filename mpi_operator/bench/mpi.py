@@ -109,19 +109,24 @@ def _job_json(launcher: Launcher, progress: JobProgress | None, t0: float, worke
 
 
 async def run_apply(ground: MpiGround, watch: ClusterWatch, launchers: Launchers, namespace: str, jobs: int,
-                    workers: int, poll: float, sizes: MpiSizes, alive: Callable[[], None]) -> JSON:
+                    workers: int, poll: float, sizes: MpiSizes, alive: Callable[[], None],
+                    cpu: Callable[[], dict[str, float]]) -> JSON:
     """`jobs` pi MPIJobs x `workers` in `namespace`, one `kubectl apply`; every stage of every job."""
     await ground.namespace(namespace)
     names = ["pi"] if jobs == 1 else [f"pi-{i}" for i in range(jobs)]
     manifest = ground.directory / f"{namespace}.yaml"
     manifest.write_text(yaml.safe_dump_all([pi_manifest(name, namespace, workers) for name in names]))
     followed = [launchers.follow(namespace, name, poll) for name in names]
+    cpu_before = cpu()
     with Progress(watch.listen, namespace, workers) as progress:
         t0 = progress.t0 = time.monotonic()
         await kubectl_apply(ground.admin_kubeconfig, manifest)
         applied = time.monotonic() - t0
         await progress.wait("succeeded", jobs, sizes.within, alive)
+        wall = time.monotonic() - t0
+        cpu_after = cpu()
         await launchers.wait(followed, sizes.within, alive)
+    used = {name: round(cpu_after[name] - cpu_before.get(name, 0.0), 2) for name in cpu_after}
     by_name = {p.name: p for p in progress.jobs.values() if p.name}
     per_job = [_job_json(launcher, by_name.get(launcher.job), t0, workers) for launcher in followed]
     bounds = [b for j in per_job for b in (j["first_rank_bound"], j["all_ranks_bound"]) if b is not None]
@@ -131,6 +136,9 @@ async def run_apply(ground: MpiGround, watch: ClusterWatch, launchers: Launchers
         **{f"seconds_to_{stage}": _spread([j[f"seconds_to_{stage}"] for j in per_job
                                            if j[f"seconds_to_{stage}"] is not None]) for stage in STAGES},
         "rank_line_bound_max": max(bounds, default=None),
+        # To the last Succeeded: the ground's processes, the operator, and every CPU of the machine (`machine`,
+        # out of `machine_available`): the pods' own processes (sshd, mpirun, pi) are most of what is left.
+        "cpu_seconds": {**used, "machine_available": round(wall * len(os.sched_getaffinity(0)), 2)},
         "launcher_failed_attempts": sum(j["launcher_failed_attempts"] for j in per_job),
         "launcher_job_failed": sum(j["launcher_job_failed"] for j in per_job),
         "launcher_restarts": sum(j["launcher_restarts"] for j in per_job),
@@ -166,22 +174,26 @@ async def run_ground(name: str, sizes: MpiSizes, concurrency: int, tmp: Path,
             driver.check_alive()
             ground.check_alive()
 
+        def cpu() -> dict[str, float]:
+            return {**ground.cpu_seconds(), "operator": driver.cpu_seconds(),
+                    "benchmark": procfs.cpu_seconds(os.getpid()), "machine": procfs.machine_busy_seconds()}
+
         try:
             await driver.quiet(0.5)
             out: JSON = {"startup_seconds": round(ground.startup_seconds, 1)}
             if sizes.warmup:
                 log(f"{name}: warm-up (not measured): 1 job x {SINGLE_WORKERS} workers")
                 warmup = await run_apply(ground, watch, launchers, "mpi-warmup", 1, SINGLE_WORKERS,
-                                         sizes.single_poll, sizes, alive)
+                                         sizes.single_poll, sizes, alive, cpu)
                 out["warmup"] = {k: v for k, v in warmup.items() if k != "per_job"}
             singles = []
             for i in range(sizes.samples):
                 log(f"{name}: 1 job x {SINGLE_WORKERS} workers, sample {i + 1} of {sizes.samples}")
                 singles.append(await run_apply(ground, watch, launchers, f"mpi-single-{i}", 1, SINGLE_WORKERS,
-                                               sizes.single_poll, sizes, alive))
+                                               sizes.single_poll, sizes, alive, cpu))
             log(f"{name}: {sizes.burst_jobs} jobs x {sizes.burst_workers} workers at once")
             burst = await run_apply(ground, watch, launchers, "mpi-burst", sizes.burst_jobs, sizes.burst_workers,
-                                    sizes.burst_poll, sizes, alive)
+                                    sizes.burst_poll, sizes, alive, cpu)
         finally:
             await driver.stop()
     out.update(single=_singles(singles), burst=burst, seconds=round(time.monotonic() - started, 1))

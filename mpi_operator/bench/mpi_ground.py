@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 from types import TracebackType
 
+from mpi_operator.bench import procfs
 from mpi_operator.bench.real_cluster import BENCH_USER_AGENT, COMPONENT_QPS, create_namespace
 from mpi_operator.controlplane.binaries import locate
 from mpi_operator.controlplane.cluster import ControlPlane, StartError
@@ -147,6 +148,14 @@ class MpiGround:
             for component in self.controlplane.components.values():
                 if component.process is None or component.process.poll() is not None:
                     raise RuntimeError(f"{component.name} exited:\n{component.tail()}")
+
+    def cpu_seconds(self) -> dict[str, float]:
+        """CPU seconds so far of each process of the ground (not of the pods' processes, the agent's children)."""
+        pids = {name: proc.pid for name, proc in self.processes}
+        if self.controlplane is not None:
+            pids.update({name: c.process.pid for name, c in self.controlplane.components.items()
+                         if c.process is not None})
+        return {name: procfs.cpu_seconds(pid) for name, pid in pids.items()}
 
     async def namespace(self, name: str) -> None:
         await create_namespace(self.client, name, service_account=self.controlplane is not None)

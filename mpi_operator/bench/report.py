@@ -145,6 +145,11 @@ MPI_STAGE_LABELS = (("created", "MPIJob created (seen by a watch)"), ("children"
                     ("succeeded", "MPIJob Succeeded"))
 
 
+def _mpi_cpu(cpu: dict[str, float]) -> tuple[float, ...]:
+    server = cpu.get("sandbox", 0.0) + cpu.get("kube-apiserver", 0.0) + cpu.get("etcd", 0.0)
+    return server, cpu.get("node-agent", 0.0), cpu.get("operator", 0.0), cpu.get("benchmark", 0.0)
+
+
 def mpi_table(results: dict[str, Any]) -> str:
     """The MPI target's table: one column per ground; a burst's cells are first / median / last job."""
     grounds = list(results["grounds"])
@@ -171,6 +176,10 @@ def mpi_table(results: dict[str, Any]) -> str:
             row(f"  {label}", lambda g, s=stage: " / ".join(_fmt(g["burst"][f"seconds_to_{s}"][k], 3)
                                                            for k in ("first", "median", "last")))
         row("  kubectl apply's own duration", lambda g: _fmt(g["burst"]["kubectl_apply_seconds"], 3))
+        row("  CPU s to the last Succeeded: machine / of available", lambda g: "{} / {}".format(
+            _fmt(g["burst"]["cpu_seconds"]["machine"], 3), _fmt(g["burst"]["cpu_seconds"]["machine_available"], 3)))
+        row("    API server (+ etcd) / node agent / operator / bench", lambda g: " / ".join(
+            _fmt(v, 2) for v in _mpi_cpu(g["burst"]["cpu_seconds"])))
         row("  launcher attempts failed (jobs with any)",
             lambda g: f"{g['burst']['launcher_failed_attempts']} ({g['burst']['jobs_with_failed_attempts']})")
         row("  jobs with pi / with ranks on their workers",
