@@ -2,6 +2,8 @@
 target, print the table, write the JSON (bench/results.json; bench/results-real.json for the real target).
 
 `--target real` runs the operator and the floor on one real control plane and node agent (`real.py`).
+`--target mpi` times the pi example from `kubectl apply` to its MPI ranks and to Succeeded with the node agent's
+process runtime, on a real control plane and on the sandbox (`mpi.py`; bench/results-mpi.json).
 
 Full mode is issue 7's workload, fitting in 15 minutes on 2 cores: sandbox capacity (8 clients, 4,000
 creates, 10 watchers), single-job latency (5 samples, 2 workers), 500 MPIJobs x 4 workers under the operator
@@ -24,9 +26,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from mpi_operator.bench import procfs, real, report
+from mpi_operator.bench import mpi, procfs, real, report
 from mpi_operator.bench.drivers import FLOOR, OPERATOR
 from mpi_operator.bench.memory import measure_memory
+from mpi_operator.bench.mpi_ground import GROUNDS
 from mpi_operator.bench.sandbox_capacity import run_capacity
 from mpi_operator.bench.scenario import RunResult, over_floor, run_latency, run_workload
 from mpi_operator.bench.simulation import LAUNCHER_RUN_SECONDS
@@ -160,21 +163,38 @@ def main(argv: list[str] | None = None) -> int:
                    help="operator --threadiness and floor jobs in flight (default 16)")
     p.add_argument("--no-simulation", dest="simulate", action="store_false",
                    help="do not start the simulated kubelet and Job controller even if present")
-    p.add_argument("--target", choices=("sandbox", "real"), default="sandbox",
-                   help="the sandbox (default), or a real control plane with the node agent")
+    p.add_argument("--target", choices=("sandbox", "real", "mpi"), default="sandbox",
+                   help="the sandbox (default), a real control plane with the node agent, or real MPI (the pi "
+                        "example with the process runtime)")
+    p.add_argument("--ground", choices=(*GROUNDS, "both"), default="both",
+                   help="--target mpi: on the real control plane, the sandbox, or both (default)")
     p.add_argument("--output", type=Path, default=None,
-                   help="default bench/results.json, or bench/results-real.json with --target real")
+                   help="default bench/results.json, or bench/results-<target>.json with --target real|mpi")
     p.add_argument("--workdir", type=Path, default=None,
                    help="keep every log (control plane, audit, drivers) in this new directory instead of a "
                         "temporary one")
     args = p.parse_args(argv)
     mode = "smoke" if args.smoke else "quick" if args.quick else "full"
-    output = args.output or Path("bench/results-real.json" if args.target == "real" else "bench/results.json")
+    output = args.output or Path("bench/results.json" if args.target == "sandbox"
+                                 else f"bench/results-{args.target}.json")
+    grounds = GROUNDS if args.ground == "both" else (args.ground,)
+    if args.target == "mpi" and (missing := mpi.missing(grounds)) is not None:
+        ci = mpi.under_ci()
+        print(f"!!! {missing}: the real-MPI benchmark is skipped" + ("; CI=true requires it" if ci else ""),
+              file=sys.stderr)
+        return 1 if ci else 0
     with contextlib.ExitStack() as stack:
         tmp = args.workdir or stack.enter_context(tempfile.TemporaryDirectory(prefix=f"mpi-bench-{args.target}-"))
         if args.workdir:
             args.workdir.mkdir(parents=True)
-        if args.target == "real":
+        if args.target == "mpi":
+            try:
+                results = asyncio.run(mpi.run(mpi.SMOKE if args.smoke else mpi.FULL, grounds, args.concurrency,
+                                              Path(tmp), mode, log))
+            except StartError as e:
+                print(f"python -m mpi_operator.bench: a ground did not start: {e}", file=sys.stderr)
+                return 2
+        elif args.target == "real":
             real_sizes = real.SMOKE if args.smoke else real.QUICK if args.quick else real.FULL
             try:
                 results = asyncio.run(real.run(real_sizes, args.concurrency, Path(tmp), mode, log))
@@ -185,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
             sizes = SMOKE if args.smoke else QUICK if args.quick else FULL
             results = asyncio.run(run(sizes, args.concurrency, args.simulate, Path(tmp), mode))
     report.write_results(output, results)
-    print(report.table(results))
+    print(report.mpi_table(results) if args.target == "mpi" else report.table(results))
     print(f"\nwrote {output} ({args.target} target, {mode} mode, {results['meta']['seconds']} s, load average at "
           f"start {results['meta']['load_average_at_start'][0]:.1f})")
     return 0

@@ -1,6 +1,7 @@
 """CPU time and resident memory of a process, read from /proc (Linux), so no psutil is needed.
 
-CPU seconds are user + system time of the process itself (not of its children); RSS is VmRSS in bytes.
+CPU seconds are user + system time of the process itself (not of its children); RSS is VmRSS in bytes; the
+machine's busy seconds are every CPU's time outside idle and iowait since boot.
 """
 
 from __future__ import annotations
@@ -29,3 +30,11 @@ def rss_bytes(pid: int) -> int:
 def load_average() -> tuple[float, float, float]:
     one, five, fifteen = os.getloadavg()
     return one, five, fifteen
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds all CPUs spent busy (not idle, not iowait) since boot, from the first line of /proc/stat."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
+    # guest time (fields 8-9) is already counted in user and nice.
+    return (sum(fields[:8]) - idle) / _TICKS

@@ -134,15 +134,20 @@ class RealCluster:
         return dict(sorted(closed.items()))
 
     async def namespace(self, name: str, within: float = 60.0) -> None:
-        """Create namespace `name` and wait for its `default` ServiceAccount (pods are refused without it)."""
-        await self.client.request("POST", "/api/v1/namespaces", body={
-            "apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
-        deadline = time.monotonic() + within
-        while True:
-            try:
-                await self.client.request("GET", f"/api/v1/namespaces/{name}/serviceaccounts/default")
-                return
-            except NotFound:
-                if time.monotonic() > deadline:
-                    raise TimeoutError(f"no ServiceAccount {name}/default within {within:.0f}s") from None
-                await asyncio.sleep(0.05)
+        await create_namespace(self.client, name, within=within)
+
+
+async def create_namespace(client: Client, name: str, service_account: bool = True, within: float = 60.0) -> None:
+    """Create namespace `name` and (`service_account`: on a real API server) wait for its `default`
+    ServiceAccount, since pods are refused without it."""
+    await client.request("POST", "/api/v1/namespaces", body={
+        "apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
+    deadline = time.monotonic() + within
+    while service_account:
+        try:
+            await client.request("GET", f"/api/v1/namespaces/{name}/serviceaccounts/default")
+            return
+        except NotFound:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"no ServiceAccount {name}/default within {within:.0f}s") from None
+            await asyncio.sleep(0.05)

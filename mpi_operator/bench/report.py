@@ -133,3 +133,62 @@ def table(results: dict[str, Any]) -> str:
     lines = ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() for row in rows]
     lines.insert(1, "-" * len(lines[0]))
     return "\n".join(lines)
+
+
+MPI_REQUIRED_KEYS = ("single_job_seconds_to_children", "single_job_seconds_to_first_rank",
+                     "single_job_seconds_to_all_ranks", "single_job_seconds_to_succeeded",
+                     "burst_seconds_to_first_rank", "burst_seconds_to_all_ranks", "burst_seconds_to_succeeded",
+                     "burst_launcher_failed_attempts_per_job")
+MPI_STAGE_LABELS = (("created", "MPIJob created (seen by a watch)"), ("children", "every child created"),
+                    ("first_rank", "first MPI rank running"),
+                    ("all_ranks", "every rank reported"), ("running", "MPIJob Running"),
+                    ("succeeded", "MPIJob Succeeded"))
+
+
+def _mpi_cpu(cpu: dict[str, float]) -> tuple[float, ...]:
+    server = cpu.get("sandbox", 0.0) + cpu.get("kube-apiserver", 0.0) + cpu.get("etcd", 0.0)
+    return server, cpu.get("node-agent", 0.0), cpu.get("operator", 0.0), cpu.get("benchmark", 0.0)
+
+
+def mpi_table(results: dict[str, Any]) -> str:
+    """The MPI target's table: one column per ground; a burst's cells are first / median / last job."""
+    grounds = list(results["grounds"])
+    skipped = [f"!!! {ground} skipped: {reason}" for ground, reason in (results["meta"].get("skipped") or {}).items()]
+    if not grounds:
+        return "\n".join(["no ground ran", *skipped])
+    rows: list[list[str]] = [["seconds from kubectl apply (process runtime)", *grounds]]
+
+    def row(label: str, cell: Any) -> None:
+        rows.append([label, *(cell(results["grounds"][g]) for g in grounds)])
+
+    first = results["grounds"][grounds[0]]
+    if first:
+        single = first["single"]
+        rows.append([f"1 job x {single['workers']} workers (median of {single['samples']})", *[""] * len(grounds)])
+        for stage, label in MPI_STAGE_LABELS:
+            row(f"  {label}", lambda g, s=stage: _fmt((g["single"][f"seconds_to_{s}"] or {}).get("median")))
+        row("  launcher attempts failed (each sample)",
+            lambda g: " ".join(str(n) for n in g["single"]["launcher_failed_attempts"]))
+        burst = first["burst"]
+        rows.append([f"{burst['jobs']} jobs x {burst['workers']} workers at once (first / median / last job)",
+                     *[""] * len(grounds)])
+        for stage, label in MPI_STAGE_LABELS:
+            row(f"  {label}", lambda g, s=stage: " / ".join(_fmt(g["burst"][f"seconds_to_{s}"][k], 3)
+                                                           for k in ("first", "median", "last")))
+        row("  kubectl apply's own duration", lambda g: _fmt(g["burst"]["kubectl_apply_seconds"], 3))
+        row("  CPU s to the last Succeeded: machine / of available", lambda g: "{} / {}".format(
+            _fmt(g["burst"]["cpu_seconds"]["machine"], 3), _fmt(g["burst"]["cpu_seconds"]["machine_available"], 3)))
+        row("    API server (+ etcd) / node agent / operator / bench", lambda g: " / ".join(
+            _fmt(v, 2) for v in _mpi_cpu(g["burst"]["cpu_seconds"])))
+        row("  launcher attempts failed (jobs with any)",
+            lambda g: f"{g['burst']['launcher_failed_attempts']} ({g['burst']['jobs_with_failed_attempts']})")
+        row("  jobs with pi / with ranks on their workers",
+            lambda g: f"{g['burst']['jobs_with_pi']} / {g['burst']['jobs_with_ranks_on_workers']}")
+        row("rank-line time bound, max (s)",
+            lambda g: _fmt(max([r["rank_line_bound_max"] or 0.0 for r in (*g["single"]["runs"], g["burst"])]), 2))
+    rows += [[line] for line in skipped]
+    widths = [max(len(r[i]) for r in rows if len(r) > i and len(r) > 1) for i in range(len(rows[0]))]
+    lines = ["  ".join(cell.ljust(widths[i]) if len(r) > 1 else cell for i, cell in enumerate(r)).rstrip()
+             for r in rows]
+    lines.insert(1, "-" * len(lines[0]))
+    return "\n".join(lines)

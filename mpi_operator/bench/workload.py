@@ -1,5 +1,5 @@
 """The benchmark workload (N MPIJobs of W workers, created at once) and the progress tracker that timestamps,
-per job, when all its children exist and when it is Running and Succeeded.
+per job, when it was first seen, when all its children exist and when it is Running and Succeeded.
 
 The tracker is fed in the benchmark process (by the sandbox's store, or by watches of a real API server), so the
 same clock times the operator and the floor, and neither driver reports its own progress. A child is an object
@@ -68,6 +68,7 @@ def controller_uid(obj: JSON) -> str | None:
 
 @dataclass
 class JobProgress:
+    name: str = ""  # the MPIJob's, once it was seen
     children: int = 0
     at: dict[str, float] = field(default_factory=dict)  # stage -> monotonic time
 
@@ -109,6 +110,9 @@ class Progress:
             return
         if resource == MPIJOBS:
             progress = self.jobs.setdefault(str(obj["metadata"]["uid"]), JobProgress())
+            progress.name = str(obj["metadata"].get("name", ""))
+            if "created" not in progress.at:
+                self._reach(progress, "created")  # first seen: when the watch delivered its creation
             for stage, condition in (("running", "Running"), ("succeeded", "Succeeded")):
                 if stage not in progress.at and _condition_true(obj, condition):
                     self._reach(progress, stage)
