@@ -24,7 +24,7 @@ lint: $(STAMP)
 	$(PY) -m mypy
 	$(VENV)/bin/lint-imports --no-cache
 	$(VENV)/bin/hadolint --config images/.hadolint.yaml $(DOCKERFILES)
-	$(VENV)/bin/shellcheck images/common/entrypoint.sh hack/*.sh
+	$(VENV)/bin/shellcheck images/common/entrypoint.sh images/common/mpirun images/common/wait-for-hosts hack/*.sh
 
 unit: $(STAMP)
 	$(PY) -m pytest -q
@@ -66,9 +66,10 @@ kueue: $(STAMP)
 test-real: $(STAMP) controlplane kueue
 	$(PY) -m pytest -q tests/real -k real
 
-# Debian packages the process runtime's real-MPI tests need (a no-op when installed, a skip when not root).
-node-deps:
-	hack/install-node-deps.sh
+# Debian packages and PyPI MPI builds the process runtime's real-MPI tests need (a no-op when installed, a
+# skip when not root). The PyPI builds go to ~/.cache/mpi-operator/pypi/ with the venv's pip.
+node-deps: $(STAMP)
+	PYTHON=$(PY) hack/install-node-deps.sh
 
 test: node-deps lint controlplane helm kueue unit
 

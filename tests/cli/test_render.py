@@ -157,3 +157,21 @@ def test_other_kinds_are_skipped_with_a_note() -> None:
     out, err = io.StringIO(), io.StringIO()
     assert render_files(["-"], ControllerOptions(), "default", out, err, stdin=io.StringIO(text)) == 0
     assert "x: skipped: kind ConfigMap is not MPIJob" in err.getvalue()
+
+
+@pytest.mark.parametrize(("example", "wanted"), [
+    ("pi.yaml", {"OMPI_MCA_orte_default_hostfile": "/etc/mpi/hostfile",
+                 "PRTE_MCA_prte_default_hostfile": "/etc/mpi/hostfile",
+                 "PRTE_MCA_plm_ssh_args": "-o ConnectionAttempts=10", "PRTE_MCA_prte_set_default_slots": "1"}),
+    ("pi-mpich.yaml", {"HYDRA_HOST_FILE": "/etc/mpi/hostfile",
+                       "HYDRA_LAUNCHER_EXTRA_ARGS": "-o ConnectionAttempts=10"}),
+])
+def test_render_of_the_shared_examples_gives_the_launcher_the_variables_every_mpi_reads(
+        example: str, wanted: dict[str, str]) -> None:
+    """decisions Q42: Open MPI 5 (PRRTE) ignores OMPI_MCA_orte_*, Hydra reads HYDRA_LAUNCHER_EXTRA_ARGS."""
+    result = run_render("-f", str(EXAMPLES[0].parent / example))
+    assert result.returncode == 0, result.stderr
+    job = next(obj for obj in yaml.safe_load_all(result.stdout) if obj["kind"] == "Job")
+    env = {e["name"]: e.get("value") for e in job["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env.items() >= wanted.items(), env
+    assert "PRTE_MCA_prte_keep_fqdn_hostnames" not in env   # no real run needed it (docs/images.md)

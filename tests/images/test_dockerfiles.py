@@ -8,6 +8,7 @@ pinned base images, the operator image's entrypoint).
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -272,40 +273,68 @@ def test_example_paths_users_and_ports_exist_in_its_image(example: str, rtype: s
         assert str(probe["port"]) == SSH_PORT
 
 
-# --- the launcher entrypoint (Intel MPI and MPICH) -------------------------------------------------------------
+# --- the launcher's wait for the workers: wait-for-hosts, the mpirun wrapper, the entrypoint -----------------
 
 
-@pytest.mark.parametrize("image", ["intel", "mpich"])
-def test_intel_and_mpich_images_run_the_dns_waiting_entrypoint(image: str) -> None:
+def test_every_mpi_image_has_the_waiting_mpirun_first_on_its_path() -> None:
+    _, base = _final(IMAGES / "base/Dockerfile")
+    copies = [c.args for c in base.all("COPY")]
+    assert "--chmod=0755 common/wait-for-hosts /usr/local/bin/wait-for-hosts" in copies
+    assert "--chmod=0755 common/mpirun /usr/local/bin/mpirun" in copies
+    _, pypi = _final(IMAGES / "pypi/Dockerfile")
+    path = next(e.args for e in pypi.all("ENV") if e.args.startswith("PATH=")).removeprefix("PATH=").split(":")
+    assert path.index("/usr/local/bin") < path.index("/opt/mpi/bin")
+
+
+@pytest.mark.parametrize("image", ["intel", "mpich", "pypi"])
+def test_intel_mpich_and_pypi_images_run_the_waiting_entrypoint(image: str) -> None:
     _, final = _final(IMAGES / image / "Dockerfile")
     assert final.all("ENTRYPOINT")[-1].exec_form() == ["/entrypoint.sh"]
     assert "--chmod=0755 common/entrypoint.sh /entrypoint.sh" in [c.args for c in final.all("COPY")]
-    assert "dnsutils" in " ".join(r.args for r in final.all("RUN"))  # nslookup
 
 
 @pytest.fixture
 def stub_bin(tmp_path: Path) -> Path:
-    """nslookup and sleep stand-ins that log their calls; nslookup succeeds for names listed in `resolvable`."""
+    """Stand-ins that log their calls: getent (succeeds for names in `resolvable`), ssh -G (port 2222),
+    timeout (the TCP check: succeeds for host:port in `listening`), sleep, and the image's real mpirun in a
+    directory later on PATH."""
     bin_dir = tmp_path / "bin"
+    real_dir = tmp_path / "real"
     bin_dir.mkdir()
-    (bin_dir / "nslookup").write_text(
-        f'#!/bin/bash\necho "$1" >> {tmp_path}/nslookup.log\ngrep -qxF "$1" {tmp_path}/resolvable\n')
+    real_dir.mkdir()
+    (bin_dir / "getent").write_text(
+        f'#!/bin/bash\necho "$2" >> {tmp_path}/getent.log\ngrep -qxF "$2" {tmp_path}/resolvable\n')
+    (bin_dir / "ssh").write_text('#!/bin/bash\n[ "$1" = -G ] && printf "user x\\nhostname %s\\nport 2222\\n" "$2"\n')
+    (bin_dir / "timeout").write_text(
+        f'#!/bin/bash\necho "$5:$6" >> {tmp_path}/tcp.log\ngrep -qxF "$5:$6" {tmp_path}/listening\n')
     (bin_dir / "sleep").write_text(f'#!/bin/bash\necho "$1" >> {tmp_path}/sleep.log\n')
-    for tool in bin_dir.iterdir():
-        tool.chmod(0o755)
-    (tmp_path / "resolvable").write_text("")
+    (bin_dir / "wait-for-hosts").symlink_to(IMAGES / "common/wait-for-hosts")
+    (bin_dir / "mpirun").symlink_to(IMAGES / "common/mpirun")
+    (real_dir / "mpirun").write_text('#!/bin/bash\necho "real mpirun $*"\n')
+    for tool in [*bin_dir.iterdir(), real_dir / "mpirun"]:
+        if not tool.is_symlink():
+            tool.chmod(0o755)
     return bin_dir
 
 
-def _run_entrypoint(stub_bin: Path, role: str, hostfile: str,
-                    resolvable: list[str]) -> subprocess.CompletedProcess[str]:
+WORKER_HOSTS = ["pi-worker-0.pi.default.svc", "pi-worker-1.pi.default.svc"]
+
+
+def _run(stub_bin: Path, argv: list[str], role: str, hostfile: str, resolvable: list[str], listening: list[str],
+         **env: str) -> subprocess.CompletedProcess[str]:
     work = stub_bin.parent
     (work / "resolvable").write_text("".join(f"{h}\n" for h in resolvable))
+    (work / "listening").write_text("".join(f"{h}\n" for h in listening))
     (work / "hostfile").write_text(hostfile)
-    env = {"PATH": f"{stub_bin}:/usr/bin:/bin", "K_MPI_JOB_ROLE": role, "HOSTNAME": "pi-launcher",
-           "MPI_HOSTFILE": str(work / "hostfile")}
-    return subprocess.run(["bash", str(IMAGES / "common/entrypoint.sh"), "echo", "ran", "mpirun"], env=env,
-                          capture_output=True, text=True, timeout=30)
+    full_env = {"PATH": f"{stub_bin}:{work / 'real'}:/usr/bin:/bin", "K_MPI_JOB_ROLE": role,
+                "HOSTNAME": "pi-launcher", "MPI_HOSTFILE": str(work / "hostfile"), **env}
+    return subprocess.run(argv, env=full_env, capture_output=True, text=True, timeout=30)
+
+
+def _run_entrypoint(stub_bin: Path, role: str, hostfile: str, resolvable: list[str], listening: list[str],
+                **env: str) -> subprocess.CompletedProcess[str]:
+    return _run(stub_bin, ["bash", str(IMAGES / "common/entrypoint.sh"), "echo", "ran", "mpirun"], role, hostfile,
+                resolvable, listening, **env)
 
 
 def _log(stub_bin: Path, name: str) -> list[str]:
@@ -313,34 +342,71 @@ def _log(stub_bin: Path, name: str) -> list[str]:
     return path.read_text().split() if path.exists() else []
 
 
-def test_launcher_entrypoint_checks_itself_and_every_hostfile_host_then_runs_its_arguments(stub_bin: Path) -> None:
-    hosts = ["pi-launcher", "pi-worker-0.pi.default.svc", "pi-worker-1.pi.default.svc"]
-    result = _run_entrypoint(stub_bin, "launcher", "pi-worker-0.pi.default.svc:1\npi-worker-1.pi.default.svc:1\n",
-                             hosts)
+def test_launcher_waits_for_itself_and_every_host_to_resolve_and_take_ssh_connections(stub_bin: Path) -> None:
+    result = _run_entrypoint(stub_bin, "launcher", "".join(f"{h}:1\n" for h in WORKER_HOSTS),
+                         ["pi-launcher", *WORKER_HOSTS], [f"{h}:2222" for h in WORKER_HOSTS])
     assert result.returncode == 0
     assert result.stdout.splitlines()[-1] == "ran mpirun"
-    assert _log(stub_bin, "nslookup.log") == hosts
+    assert _log(stub_bin, "getent.log") == ["pi-launcher", *WORKER_HOSTS]
+    assert _log(stub_bin, "tcp.log") == [f"{h}:2222" for h in WORKER_HOSTS]   # not its own name
     assert _log(stub_bin, "sleep.log") == []
 
 
-def test_launcher_entrypoint_reads_open_mpi_style_hostfile_lines(stub_bin: Path) -> None:
-    _run_entrypoint(stub_bin, "launcher", "pi-worker-0.pi.default.svc slots=2\n", ["pi-launcher",
-                                                                                  "pi-worker-0.pi.default.svc"])
-    assert _log(stub_bin, "nslookup.log") == ["pi-launcher", "pi-worker-0.pi.default.svc"]
+def test_open_mpi_style_hostfile_lines_and_the_launcher_as_a_worker(stub_bin: Path) -> None:
+    hostfile = "pi-launcher.pi.default.svc slots=2\npi-worker-0.pi.default.svc slots=2\n"
+    _run_entrypoint(stub_bin, "launcher", hostfile, ["pi-launcher", "pi-launcher.pi.default.svc", WORKER_HOSTS[0]],
+                [f"{WORKER_HOSTS[0]}:2222"])
+    assert _log(stub_bin, "getent.log") == ["pi-launcher", "pi-launcher.pi.default.svc", WORKER_HOSTS[0]]
+    assert _log(stub_bin, "tcp.log") == [f"{WORKER_HOSTS[0]}:2222"]   # the launcher runs no sshd of its own
+    assert _log(stub_bin, "sleep.log") == []
 
 
-def test_launcher_entrypoint_retries_ten_times_doubling_from_a_tenth_of_a_second_then_carries_on(
-        stub_bin: Path) -> None:
-    result = _run_entrypoint(stub_bin, "launcher", "pi-worker-0:1\n", ["pi-launcher"])
+def test_the_wait_is_bounded_doubling_from_a_tenth_of_a_second_and_never_fails_the_job(stub_bin: Path) -> None:
+    """A worker that resolves but whose sshd never listens: retried within the budget, then named, and the
+    command runs anyway (MPI then reports its own error)."""
+    result = _run_entrypoint(stub_bin, "launcher", f"{WORKER_HOSTS[0]}:1\n", ["pi-launcher", WORKER_HOSTS[0]], [],
+                         MPI_WAIT_FOR_HOSTS_MS="5000")
     assert result.returncode == 0
-    assert _log(stub_bin, "sleep.log") == ["0.100", "0.200", "0.400", "0.800", "1.600", "3.200", "6.400",
-                                           "12.800", "25.600", "51.200"]
-    assert _log(stub_bin, "nslookup.log") == ["pi-launcher", *["pi-worker-0"] * 11]
-    assert "Couldn't resolve pi-worker-0" in result.stdout
+    assert _log(stub_bin, "sleep.log") == ["0.100", "0.200", "0.400", "0.800", "1.600", "1.600", "1.600"]
+    assert len(_log(stub_bin, "tcp.log")) == 8
+    assert f"gave up on {WORKER_HOSTS[0]} after 6300 ms: nothing accepts TCP on {WORKER_HOSTS[0]}:2222" in result.stdout
     assert result.stdout.splitlines()[-1] == "ran mpirun"
 
 
-def test_worker_entrypoint_runs_its_arguments_without_dns_checks(stub_bin: Path) -> None:
-    result = _run_entrypoint(stub_bin, "worker", "pi-worker-0:1\n", [])
+def test_a_name_that_does_not_resolve_yet_is_retried_until_it_does(stub_bin: Path) -> None:
+    (stub_bin / "getent").write_text(  # resolvable from the third lookup of the worker on
+        f'#!/bin/bash\necho "$2" >> {stub_bin.parent}/getent.log\n'
+        f'[ "$2" = pi-launcher ] || [ "$(grep -c . {stub_bin.parent}/getent.log)" -ge 4 ]\n')
+    result = _run_entrypoint(stub_bin, "launcher", f"{WORKER_HOSTS[0]}:1\n", [], [f"{WORKER_HOSTS[0]}:2222"])
+    assert _log(stub_bin, "sleep.log") == ["0.100", "0.200"]
+    assert f"reached {WORKER_HOSTS[0]} (300 ms)" in result.stdout
+
+
+def test_workers_run_their_arguments_without_waiting(stub_bin: Path) -> None:
+    result = _run_entrypoint(stub_bin, "worker", f"{WORKER_HOSTS[0]}:1\n", [], [])
     assert result.stdout.splitlines() == ["ran mpirun"]
-    assert _log(stub_bin, "nslookup.log") == []
+    assert _log(stub_bin, "getent.log") == []
+
+
+def test_the_mpirun_wrapper_waits_on_the_launcher_then_runs_the_next_mpirun_on_path(stub_bin: Path) -> None:
+    result = _run(stub_bin, ["mpirun", "-n", "2", "/home/mpiuser/pi"], "launcher", f"{WORKER_HOSTS[0]}:1\n",
+                  ["pi-launcher", WORKER_HOSTS[0]], [f"{WORKER_HOSTS[0]}:2222"])
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["real mpirun -n 2 /home/mpiuser/pi"]
+    assert _log(stub_bin, "tcp.log") == [f"{WORKER_HOSTS[0]}:2222"]
+
+
+@pytest.mark.parametrize(("role", "env"), [("worker", {}), ("launcher", {"MPI_OPERATOR_HOSTS_WAITED": "1"})])
+def test_the_mpirun_wrapper_waits_only_once_and_only_on_the_launcher(stub_bin: Path, role: str,
+                                                                     env: dict[str, str]) -> None:
+    result = _run(stub_bin, ["mpirun", "--version"], role, f"{WORKER_HOSTS[0]}:1\n", [], [], **env)
+    assert result.stdout.splitlines() == ["real mpirun --version"]
+    assert _log(stub_bin, "getent.log") == []
+
+
+def test_the_mpirun_wrapper_says_so_when_the_image_has_no_mpi(stub_bin: Path) -> None:
+    (stub_bin.parent / "real" / "mpirun").unlink()
+    for tool in ("bash", "dirname"):   # a PATH without the node's own MPI
+        (stub_bin / tool).symlink_to(shutil.which(tool) or tool)
+    result = _run(stub_bin, ["mpirun"], "worker", "", [], [], PATH=f"{stub_bin}:{stub_bin.parent / 'real'}")
+    assert result.returncode == 127 and "no MPI launcher on PATH" in result.stderr

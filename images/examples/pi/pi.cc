@@ -1,5 +1,6 @@
 // Estimates pi by the midpoint rule on 4/(1+x^2) over [0,1], the intervals split across MPI ranks.
-// Every rank reports where it runs, so the launcher log shows that all workers took part.
+// Every rank reports where it runs, so the launcher log shows that all workers took part; rank 0 also
+// names the MPI library the ranks loaded (its first line), so a log tells which MPI really ran.
 #include <mpi.h>
 
 #include <cstdio>
@@ -14,6 +15,16 @@ int main(int argc, char *argv[]) {
   int host_len = 0;
   MPI_Get_processor_name(host, &host_len);
   std::printf("Rank %d of %d running on %s\n", rank, size, host);
+  if (rank == 0) {
+    char version[MPI_MAX_LIBRARY_VERSION_STRING];
+    int version_len = 0;
+    MPI_Get_library_version(version, &version_len);
+    int first_line = 0;
+    while (first_line < version_len && version[first_line] != '\n' && version[first_line] != ',') {
+      ++first_line;
+    }
+    std::printf("MPI library: %.*s\n", first_line, version);
+  }
 
   const long intervals = 100000000L;
   const double width = 1.0 / static_cast<double>(intervals);

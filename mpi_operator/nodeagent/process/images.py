@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import os
+import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from typing import Any
 import yaml
 
 from mpi_operator.nodeagent.process.accounts import ImageUser
+from mpi_operator.nodeagent.process.pypi import PyPIInstall, parse_install
 from mpi_operator.nodeagent.runtime import ImageError
 
 IMAGE_MAP = Path(__file__).with_name("images.yaml")
@@ -57,9 +59,12 @@ class ImageConfig:
     cmd: tuple[str, ...] = ()
     env: dict[str, str] = field(default_factory=dict)
     requires: dict[str, str] = field(default_factory=dict)
+    debian_versions: dict[str, str] = field(default_factory=dict)   # package -> version prefix
+    pypi: PyPIInstall | None = None
     unavailable: str | None = None
     users: tuple[ImageUser, ...] = ()
     hide: tuple[str, ...] = ()
+    remove: tuple[str, ...] = ()
     keep_top_level: tuple[str, ...] = ()
     dirs: tuple[AddedPath, ...] = ()
     files: tuple[AddedPath, ...] = ()
@@ -141,11 +146,30 @@ class ImageMap:
                 f"image {reference!r} needs {', '.join(missing)}, not installed on this node "
                 "(run hack/install-node-deps.sh as root)"
             )
+        wrong = [f"{package} {want}.* (the node has {debian_version(package) or 'none'})"
+                 for package, want in config.debian_versions.items()
+                 if not _version_matches(debian_version(package), want)]
+        if wrong:
+            raise ImageError(f"image {reference!r} needs Debian's {', '.join(wrong)}")
+        if config.pypi is not None and not config.pypi.node_dir().is_dir():
+            raise ImageError(
+                f"image {reference!r} needs the PyPI build {' '.join(config.pypi.packages)}, not installed on "
+                f"this node (run hack/install-node-deps.sh; it installs into {config.pypi.node_dir()})"
+            )
         for item in [*config.files, *config.builds]:
             source = getattr(item, "source", None)
             if source and not (self.repository_root / source).is_file():
                 raise ImageError(f"image {reference!r}: its source {source} is not in {self.repository_root}")
         return config
+
+    def pypi_installs(self) -> list[PyPIInstall]:
+        """Every PyPI build an entry (or what it is built from) names, once each."""
+        found: dict[str, PyPIInstall] = {}
+        for key in self.entries:
+            spec = self._merged(key, key).pypi
+            if spec is not None:
+                found.setdefault(spec.name, spec)
+        return list(found.values())
 
     @functools.cache  # noqa: B019 - the map lives as long as the runtime that reads it
     def _chain(self, key: str) -> tuple[str, ...]:
@@ -161,8 +185,8 @@ class ImageMap:
 
     def _merged(self, key: str, reference: str) -> ImageConfig:
         merged: dict[str, Any] = {}
-        lists = ("users", "hide", "keep_top_level", "dirs", "files", "builds")
-        maps = ("env", "requires", "alternatives")
+        lists = ("users", "hide", "remove", "keep_top_level", "dirs", "files", "builds")
+        maps = ("env", "requires", "debian_versions", "alternatives")
         chain = self._chain(key)
         for name in reversed(chain):   # the base first; nearer entries override or extend it
             entry = self.entries[name]
@@ -185,9 +209,12 @@ class ImageMap:
             cmd=tuple(merged.get("cmd") or ()),
             env={str(k): str(v) for k, v in (merged.get("env") or {}).items()},
             requires={str(k): str(v) for k, v in (merged.get("requires") or {}).items()},
+            debian_versions={str(k): str(v) for k, v in (merged.get("debian_versions") or {}).items()},
+            pypi=parse_install(merged.get("pypi")),
             unavailable=merged.get("unavailable"),
             users=tuple(ImageUser(**u) for u in merged.get("users", [])),
             hide=tuple(merged.get("hide", [])),
+            remove=tuple(merged.get("remove", [])),
             keep_top_level=tuple(merged.get("keep_top_level", [])),
             dirs=tuple(_added(d) for d in merged.get("dirs", [])),
             files=tuple(_added(f) for f in merged.get("files", [])),
@@ -198,3 +225,20 @@ class ImageMap:
                 for b in merged.get("builds", [])
             ),
         )
+
+
+@functools.cache
+def debian_version(package: str) -> str:
+    """The installed version of a Debian package ('' when not installed or no dpkg)."""
+    try:
+        query = subprocess.run(["dpkg-query", "-W", "-f", "${Version}", package], capture_output=True, text=True,
+                               check=False)
+    except OSError:
+        return ""
+    return query.stdout.strip() if query.returncode == 0 else ""
+
+
+def _version_matches(version: str, want: str) -> bool:
+    """`4.1` matches 4.1.4-3+b1 (an epoch `1:` is ignored), not 4.10."""
+    upstream = version.split(":", 1)[-1]
+    return upstream == want or upstream.startswith(want + ".") or upstream.startswith(want + "-")

@@ -112,7 +112,7 @@ class LayerStore:
                 digest.update(_read(item.node))
         for build in config.builds:
             digest.update(_read(self.image_map.repository_root / build.source))
-            compiler = Path(build.compiler).resolve()
+            compiler = Path(_on_node(config, build.compiler)).resolve()
             stat = compiler.stat()
             digest.update(f"{compiler}:{stat.st_size}:{stat.st_mtime_ns}".encode())
         digest.update(json.dumps(sorted(os.listdir("/"))).encode())
@@ -161,10 +161,15 @@ class LayerStore:
             alternatives = self._dir(root, "/etc/alternatives", 0o755, (0, 0))
             for link, path in _alternative_slaves(name, target).items():
                 (alternatives / link).symlink_to(path)
+        for removed in config.remove:   # last: what the image itself adds there wins
+            whiteout = self._inside(root, removed)
+            if not os.path.lexists(whiteout):
+                os.mknod(whiteout, 0o600 | 0o020000, os.makedev(0, 0))   # an overlay whiteout
         for build in config.builds:
             output = self._inside(root, build.path)
             compiled = subprocess.run(
-                [build.compiler, *build.flags, str(self.image_map.repository_root / build.source), "-o", str(output)],
+                [_on_node(config, build.compiler), str(self.image_map.repository_root / build.source),
+                 *(_on_node(config, flag) for flag in build.flags), "-o", str(output)],
                 capture_output=True, text=True, check=False,
             )
             if compiled.returncode != 0:
@@ -218,6 +223,16 @@ class LayerStore:
         target.write_bytes(data)
         target.chmod(mode)
         os.chown(target, *owner)
+
+
+def _on_node(config: ImageConfig, word: str) -> str:
+    """A build's compiler or flag with `{pypi}` standing for the node's prefix of the image's PyPI build (the
+    build runs on the node; flags that name the image's own prefix, like an rpath, stay as written)."""
+    if "{pypi}" not in word:
+        return word
+    if config.pypi is None:
+        raise ImageError(f"{config.key}: a build names {{pypi}} but the image has no PyPI build")
+    return word.replace("{pypi}", str(config.pypi.node_dir()))
 
 
 def _shadow_gid() -> int:

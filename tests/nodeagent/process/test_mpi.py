@@ -1,7 +1,8 @@
 """Real MPI over real SSH on the process runtime, from what the operator generates: its SSH Secret, its
-hostfile ConfigMap, its launcher env, its worker and launcher pods. The pi example runs with Open MPI
-(Debian's 4.1) and MPICH (Debian's, hostfile `host:slots`), as the seed's non-root user on port 2222 and as
-root; every rank says where it ran, and the set of hosts must be exactly the workers."""
+hostfile ConfigMap, its launcher env, its worker and launcher pods. The pi example runs with Open MPI 5 (the
+example's image, PyPI's build), Open MPI 4.1 and MPICH (Debian's, hostfile `host:slots`), as the seed's
+non-root user on port 2222 and as root; every rank says where it ran, and the set of hosts must be exactly
+the workers. tests/real/mpi/test_matrix.py runs every MPI the images map through the operator."""
 
 from __future__ import annotations
 
@@ -76,10 +77,18 @@ def with_slots(document: dict[str, Any], slots: int, ranks: int) -> dict[str, An
     return document
 
 
+def with_image(document: dict[str, Any], image: str) -> dict[str, Any]:
+    for container in containers_of(document):
+        container["image"] = image
+    return document
+
+
 CASES = {
     "openmpi-nonroot": lambda: example("pi.yaml"),
     "openmpi-root": lambda: as_root(example("pi.yaml")),
     "openmpi-two-slots": lambda: with_slots(example("pi.yaml"), 2, 4),
+    "openmpi4-nonroot": lambda: with_image(example("pi.yaml"), "mpioperator/mpi-pi:openmpi-bookworm"),
+    "openmpi4-root": lambda: as_root(with_image(example("pi.yaml"), "mpioperator/mpi-pi:openmpi-bookworm")),
     "mpich-nonroot": lambda: example("pi-mpich.yaml"),
     "mpich-root": lambda: as_root(example("pi-mpich.yaml")),
 }
@@ -111,8 +120,18 @@ async def test_pi_runs_on_exactly_the_workers(runtime: ProcessRuntime, case: str
     assert code == 0, log
 
 
-async def test_stopping_a_worker_mid_run_ends_its_whole_process_tree(runtime: ProcessRuntime) -> None:
-    document = example("pi.yaml")
+OPEN_MPI_5_LOST_DAEMON = ("Open MPI 5.0.11 (PRRTE) prints 'PRTE has lost communication with a remote daemon' "
+                          "and still exits 0 (docs/images.md, known issues)")
+
+
+@pytest.mark.parametrize(("image", "daemon"), [
+    ("mpioperator/mpi-pi:openmpi-bookworm", "orted"),
+    pytest.param("mpioperator/mpi-pi:openmpi", "prted",
+                 marks=pytest.mark.xfail(reason=OPEN_MPI_5_LOST_DAEMON, strict=True)),
+], ids=["openmpi-4.1", "openmpi-5.0.11"])
+async def test_stopping_a_worker_mid_run_ends_its_whole_process_tree(runtime: ProcessRuntime, image: str,
+                                                                     daemon: str) -> None:
+    document = with_image(example("pi.yaml"), image)
     launcher, _ = containers_of(document)
     launcher["args"] = ["-n", "2", "sh", "-c", 'echo "rank up on $(hostname)"; exec sleep 600']
     rendered = render(load_job(yaml.safe_dump(document)))
@@ -123,9 +142,9 @@ async def test_stopping_a_worker_mid_run_ends_its_whole_process_tree(runtime: Pr
         return all(any("(sleep)" in p for p in processes_in({w.pid_namespace})) for w in workers)
     await wait_for(ranks_sleeping, 60, "a sleeping rank on each worker")
     tree = processes_in({workers[0].pid_namespace})
-    assert any("(orted)" in p for p in tree) and any("(sshd)" in p for p in tree), tree
+    assert any(f"({daemon})" in p for p in tree) and any("(sshd)" in p for p in tree), tree
 
     await workers[0].stop(grace=5)
-    assert processes_in({workers[0].pid_namespace}) == []   # sshd, its session, orted and the rank
+    assert processes_in({workers[0].pid_namespace}) == []   # sshd, its session, the daemon and the rank
     code = await asyncio.wait_for(running.launcher.wait(), 60)
     assert code != 0, running.launcher.logs().decode()   # mpirun notices the lost daemon and fails

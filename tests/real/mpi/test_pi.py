@@ -1,4 +1,6 @@
-"""Real MPI on both grounds: the operator's Secret, hostfile, env and Service names judged by OpenSSH and MPI.
+"""Real MPI on both grounds: the operator's Secret, hostfile, env and Service names judged by OpenSSH and MPI,
+through the job's life (readiness gate, discover_hosts.sh, a worker killed, suspend, deletion, unmapped image).
+test_matrix.py runs every MPI with root, non-root, two-slot and launcher-as-worker settings.
 
 Every run checks where the ranks ran (each rank of the pi program prints its host): exactly the workers, plus
 the launcher only with `runLauncherAsWorker`. An exit code alone would not catch an MPI that quietly runs
@@ -8,9 +10,6 @@ every rank on the launcher.
 from __future__ import annotations
 
 import copy
-import subprocess
-
-import pytest
 
 from mpi_operator.kube.client import Client
 from tests.real.ground import Ground, OperatorProcess
@@ -28,7 +27,6 @@ from tests.real.helpers import (
     wait_condition,
 )
 from tests.real.mpi.helpers import (
-    PI_LINE,
     agent_pods,
     kubectl_logs,
     launcher_command,
@@ -39,21 +37,15 @@ from tests.real.mpi.helpers import (
 )
 
 WORKERS = ["pi-worker-0", "pi-worker-1"]
+UNMAPPED = "mpioperator/mpi-pi:no-such-mpi"
+OPEN_MPI_4 = "mpioperator/mpi-pi:openmpi-bookworm"
 
 
-def root_pi() -> JSON:
-    """The pi example with upstream's root settings: keys at /root/.ssh (the default sshAuthMountPath), the
-    system sshd configuration (the image's host keys; its drop-in keeps port 2222). The project's images
-    default to uid 1000, so root is asked for explicitly, as a user of these images would."""
-    doc = copy.deepcopy(example("pi.yaml"))
-    doc["spec"].pop("sshAuthMountPath")
+def open_mpi_4(doc: JSON) -> JSON:
+    """Open MPI 4.1: Open MPI 5.0.11's mpirun exits 0 after losing a worker's daemon (docs/images.md, known
+    issues), so the tests of a killed worker use the image that fails the run."""
     for role in ("Launcher", "Worker"):
-        container = doc["spec"]["mpiReplicaSpecs"][role]["template"]["spec"]["containers"][0]
-        container["securityContext"] = {"runAsUser": 0}
-    worker = doc["spec"]["mpiReplicaSpecs"]["Worker"]["template"]["spec"]["containers"][0]
-    worker["args"] = ["-De"]
-    launcher = doc["spec"]["mpiReplicaSpecs"]["Launcher"]["template"]["spec"]["containers"][0]
-    launcher["args"] = ["--allow-run-as-root", *launcher["args"]]  # Open MPI refuses root without it
+        doc["spec"]["mpiReplicaSpecs"][role]["template"]["spec"]["containers"][0]["image"] = OPEN_MPI_4
     return doc
 
 
@@ -63,37 +55,6 @@ async def run_to_succeeded(ground: Ground, api: Client, ns: str, doc: JSON, with
     job = await wait_condition(api, ns, name, "Succeeded", within=within)
     assert job["status"]["replicaStatuses"]["Launcher"]["succeeded"] == 1
     return kubectl_logs(ground, ns, name)
-
-
-async def test_pi_with_the_seeds_non_root_settings(ground: Ground, operator: OperatorProcess, api: Client,
-                                                   namespace: str) -> None:
-    """uid 1000, sshd on 2222 with HostKey in /home/mpiuser/.ssh, the Secret mounted there root-owned 0644."""
-    log = await run_to_succeeded(ground, api, namespace, example("pi.yaml"))
-    assert PI_LINE in log, log
-    assert rank_hosts(log) == WORKERS, log
-
-
-async def test_pi_as_root(ground: Ground, operator: OperatorProcess, api: Client, namespace: str) -> None:
-    log = await run_to_succeeded(ground, api, namespace, root_pi())
-    assert PI_LINE in log, log
-    assert rank_hosts(log) == WORKERS, log
-
-
-async def test_two_slots_per_worker_run_four_ranks(ground: Ground, operator: OperatorProcess, api: Client,
-                                                   namespace: str) -> None:
-    doc = launcher_command(variant(example("pi.yaml"), slotsPerWorker=2), "mpirun", "-n", "4", "/home/mpiuser/pi")
-    log = await run_to_succeeded(ground, api, namespace, doc)
-    assert PI_LINE in log, log
-    assert sorted(rank_hosts(log)) == sorted(WORKERS * 2), log
-
-
-async def test_launcher_as_worker_runs_a_rank_on_the_launcher(ground: Ground, operator: OperatorProcess,
-                                                              api: Client, namespace: str) -> None:
-    doc = launcher_command(variant(example("pi.yaml"), runLauncherAsWorker=True), "mpirun", "-n", "3",
-                           "/home/mpiuser/pi")
-    log = await run_to_succeeded(ground, api, namespace, doc)
-    assert PI_LINE in log, log
-    assert sorted(rank_hosts(log)) == sorted(["pi-launcher", *WORKERS]), log
 
 
 async def test_wait_for_workers_ready(ground: Ground, operator: OperatorProcess, api: Client,
@@ -115,7 +76,8 @@ async def test_discover_hosts_inside_the_launcher_lists_the_running_workers(
 
 async def test_a_worker_killed_mid_run_fails_the_launcher_run_and_the_retry_succeeds(
         ground: Ground, operator: OperatorProcess, api: Client, namespace: str) -> None:
-    doc = launcher_command(example("pi.yaml"), "mpirun", "-n", "2", "sh", "-c", "echo started on $(hostname); sleep 6")
+    doc = open_mpi_4(launcher_command(example("pi.yaml"), "mpirun", "-n", "2", "sh", "-c",
+                                      "echo started on $(hostname); sleep 6"))
     doc["spec"]["runPolicy"]["backoffLimit"] = 2
     doc["spec"]["mpiReplicaSpecs"]["Launcher"]["restartPolicy"] = "Never"
     doc["spec"]["launcherCreationPolicy"] = "WaitForWorkersReady"  # the one failure is the kill
@@ -129,7 +91,8 @@ async def test_a_worker_killed_mid_run_fails_the_launcher_run_and_the_retry_succ
 
 async def test_a_worker_killed_with_no_retries_left_fails_the_job(ground: Ground, operator: OperatorProcess,
                                                                   api: Client, namespace: str) -> None:
-    doc = launcher_command(example("pi.yaml"), "mpirun", "-n", "2", "sh", "-c", "echo started on $(hostname); sleep 30")
+    doc = open_mpi_4(launcher_command(example("pi.yaml"), "mpirun", "-n", "2", "sh", "-c",
+                                      "echo started on $(hostname); sleep 30"))
     doc["spec"]["runPolicy"]["backoffLimit"] = 0
     doc["spec"]["mpiReplicaSpecs"]["Launcher"]["restartPolicy"] = "Never"
     doc["spec"]["launcherCreationPolicy"] = "WaitForWorkersReady"  # the one failure is the kill
@@ -177,8 +140,11 @@ async def test_nothing_is_left_after_the_job_is_deleted(ground: Ground, operator
 
 async def test_an_image_the_node_cannot_run_is_reported_on_the_pod(ground: Ground, operator: OperatorProcess,
                                                                    api: Client, namespace: str) -> None:
-    """Intel MPI is not installed here: the pods show ErrImagePull with the reason, nothing crashes."""
-    await create_mpijob(api, namespace, example("pi-intel.yaml"))
+    """An image images.yaml does not map: the pods show ErrImagePull with the reason, nothing crashes."""
+    doc = copy.deepcopy(example("pi.yaml"))
+    for role in ("Launcher", "Worker"):
+        doc["spec"]["mpiReplicaSpecs"][role]["template"]["spec"]["containers"][0]["image"] = UNMAPPED
+    await create_mpijob(api, namespace, doc)
 
     async def pulled_error() -> JSON | None:
         for pod in await items(api, pods_path(namespace)):
@@ -188,28 +154,4 @@ async def test_an_image_the_node_cannot_run_is_reported_on_the_pod(ground: Groun
                     return waiting
         return None
     waiting = await eventually(pulled_error, 60, "a container waiting with ErrImagePull")
-    assert "mpioperator/mpi-pi:intel" in waiting.get("message", ""), waiting
-
-
-@pytest.mark.parametrize("name", ["pi-mpich.yaml"])
-async def test_mpich_example(ground: Ground, operator: OperatorProcess, api: Client, namespace: str,
-                             name: str) -> None:
-    """MPICH's hostfile (`host:slots`) and Hydra's ssh arguments, with the example unchanged."""
-    doc = example(name)
-    await create_mpijob(api, namespace, doc)
-    log = await wait_log(ground, namespace, "pi", PI_LINE, within=120)
-    assert rank_hosts(log) == WORKERS, log
-    try:
-        await wait_condition(api, namespace, "pi", "Succeeded", within=60)
-    except AssertionError:
-        if node_ucx_version().startswith("1.13"):
-            # docs/node-agent.md: bookworm's MPICH 4.0.2 over UCX 1.13 can deadlock in MPI_Finalize after pi
-            # was computed (openucx/ucx#8738's class); nothing the operator generates is involved.
-            pytest.xfail("MPICH 4.0.2 + UCX 1.13 deadlocked in MPI_Finalize after computing pi")
-        raise
-
-
-def node_ucx_version() -> str:
-    query = subprocess.run(["dpkg-query", "-W", "-f", "${Version}", "libucx0"], capture_output=True, text=True,
-                           check=False)
-    return query.stdout.strip()
+    assert UNMAPPED in waiting.get("message", ""), waiting
