@@ -6,7 +6,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 DOCKERFILES = $(shell find images -name Dockerfile -o -name '*.Dockerfile' | sort)
 
-.PHONY: venv run test lint unit bench bench-sandbox bench-real bench-mpi manifests chaos clean controlplane helm kueue test-real node-deps
+.PHONY: venv run test lint unit bench bench-sandbox bench-real bench-mpi manifests chaos test-under-load clean controlplane helm kueue test-real node-deps
 
 venv: $(STAMP)
 
@@ -72,6 +72,11 @@ node-deps: $(STAMP)
 	PYTHON=$(PY) hack/install-node-deps.sh
 
 test: node-deps lint controlplane helm kueue unit
+
+# The whole suite twice in a row with one core kept busy by stress-ng (installed when missing): a test that
+# depends on the machine's speed fails here first. RUNS=N for another count.
+test-under-load:
+	hack/test-under-load.sh $(or $(RUNS),2)
 
 # Every target, one after the other (never in parallel: each wants the machine to itself): 4.5-8 min on the
 # sandbox (bench/results.json), 4.5-7 min on the real control plane (bench/results-real.json), then ~2 min of
