@@ -157,17 +157,20 @@ async def test_every_body_is_limited(http: Http, method: str, path: str, content
 
 
 async def test_large_bodies_never_stall_other_requests(http: Http, sandbox: Sandbox) -> None:
-    worst = 0.0
+    """A body near the limit is read and decoded off the event loop: other requests are answered meanwhile.
+
+    Judged against the big request's own duration, not a fixed deadline, so a slow or busy machine (which
+    slows both alike) does not fail it: a loop blocked by the decode would hold /healthz for most of it."""
+    waits: list[tuple[float, float]] = []  # (started, waited) of every /healthz answer
     done = asyncio.Event()
 
     async def probe() -> None:
-        nonlocal worst
         async with aiohttp.ClientSession() as other:
             while not done.is_set():
                 started = time.monotonic()
                 async with other.get(f"{sandbox.url}/healthz") as resp:
                     assert resp.status == 200
-                worst = max(worst, time.monotonic() - started)
+                waits.append((started, time.monotonic() - started))
                 await asyncio.sleep(0.005)
 
     prober = asyncio.create_task(probe())
@@ -178,12 +181,17 @@ async def test_large_bodies_never_stall_other_requests(http: Http, sandbox: Sand
         yaml_body = f"metadata: {{name: {unique('yaml')}}}\ndata:\n".encode() + b"".join(
             b"  k%d: v\n" % i for i in range(180_000))
         assert len(yaml_body) < MAX_REQUEST_BODY_BYTES
+        sent = time.monotonic()
         r = await http.post(CMS, None, raw=yaml_body, content_type="application/yaml")
+        took = time.monotonic() - sent
         assert r.status == 201 and len(r.body["data"]) == 180_000
     finally:
         done.set()
         await prober
-    assert worst < 0.5, f"/healthz waited {worst:.2f} s"
+    during = [waited for started, waited in waits if sent <= started and started + waited <= sent + took]
+    worst = max(waited for _, waited in waits)
+    assert len(during) >= 3, f"only {len(during)} /healthz answers during the {took:.2f} s YAML request"
+    assert worst < took / 3, f"/healthz waited {worst:.2f} s during a {took:.2f} s request"
 
 
 async def test_a_yaml_alias_bomb_is_refused_at_once(http: Http) -> None:
