@@ -99,7 +99,9 @@ def test_cel_rules_reject_two_launchers_and_a_managed_by_change() -> None:
 def test_kubectl_get_mpijobs_table_uses_the_crd_printer_columns() -> None:
     job = admitted(load(examples_dir() / "pi.yaml"))
     job["metadata"].update(namespace="default", creationTimestamp="2026-03-01T11:58:00Z")
-    job["status"] = {"conditions": [{"type": "Created", "status": "True"}, {"type": "Running", "status": "True"}]}
+    # The State column reads status.state, which the operator writes beside the conditions.
+    job["status"] = {"conditions": [{"type": "Created", "status": "True"}, {"type": "Running", "status": "True"}],
+                     "state": "Running"}
     table = to_table("mpijobs", [job], VERSION.get("additionalPrinterColumns") or [],
                      now=datetime(2026, 3, 1, 12, 0, tzinfo=UTC))
     names = [c["name"] for c in table["columnDefinitions"]]
