@@ -20,7 +20,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from mpi_operator.api.constants import JOB_ROLE_LABEL
 from mpi_operator.sandbox.changequeue import ChangeQueue
 from mpi_operator.sandbox.errors import ApiError
 from mpi_operator.sandbox.events import DELETED, Event
@@ -44,6 +43,8 @@ LOGS = PREFIX + "logs"                        # text: what `kubectl logs` prints
 ANNOTATIONS = (EXIT_CODE, RUN_SECONDS, FAILURES, START_SECONDS, READY_SECONDS, UNSCHEDULABLE, EVICT_AFTER,
                TERMINATION_SECONDS, LOGS)
 
+# The role label the operator puts on MPI worker pods (Kubeflow's training label): such pods run until deleted.
+JOB_ROLE_LABEL = "training.kubeflow.org/job-role"
 NODE_NAME = "sandbox-node"
 HOST_IP = "10.0.0.10"
 TERMINAL = ("Succeeded", "Failed")
