@@ -18,8 +18,8 @@ import sys
 from collections.abc import Sequence
 
 from mpi_operator.cliflags import OneLineParser, log_level, port, seconds
+from mpi_operator.sandbox.apiserver.faults import Faults
 from mpi_operator.sandbox.cluster import KubeletOptions, SimulationOptions
-from mpi_operator.sandbox.faults import Faults
 from mpi_operator.sandbox.sandbox import Sandbox, StartError
 
 PROG = "mpi-operator sandbox"

@@ -23,7 +23,7 @@ from mpi_operator.bench.scenario import new_sandbox
 from mpi_operator.bench.workload import MPIJOBS, mpijob_manifest
 from mpi_operator.controller import worker
 from mpi_operator.controller.options import ControllerOptions
-from mpi_operator.sandbox.store import Store
+from mpi_operator.sandbox.apiserver.storage import Store
 from mpi_operator.sandbox.timefmt import now_rfc3339
 
 JSON = dict[str, Any]

@@ -10,8 +10,8 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator
 
+from mpi_operator.sandbox.apiserver.storage import Store
 from mpi_operator.sandbox.cluster import Cluster, KubeletOptions
-from mpi_operator.sandbox.store import Store
 
 LAUNCHER_RUN_SECONDS = 1.0
 

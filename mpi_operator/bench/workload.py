@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mpi_operator.api.constants import GROUP, KIND, VERSION
-from mpi_operator.sandbox.events import ADDED, Event
-from mpi_operator.sandbox.store import Store
+from mpi_operator.sandbox.apiserver.changes import ADDED, Event
+from mpi_operator.sandbox.apiserver.storage import Store
 
 JSON = dict[str, Any]
 # What a progress tracker is fed: (namespace, resource as `pods` / `jobs.batch`, added?, object).

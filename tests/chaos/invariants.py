@@ -12,8 +12,8 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from mpi_operator.sandbox.events import Event
-from mpi_operator.sandbox.store import Store
+from mpi_operator.sandbox.apiserver.changes import Event
+from mpi_operator.sandbox.apiserver.storage import Store
 
 MPIJOBS = "mpijobs.kubeflow.org"
 LAUNCHER_FINALIZER = "kubeflow.org/mpi-operator-launcher"

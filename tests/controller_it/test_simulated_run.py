@@ -14,7 +14,7 @@ import pytest_asyncio
 
 from mpi_operator.controller.names import LAUNCHER_FINALIZER
 from mpi_operator.sandbox.cluster import Cluster, JobControllerOptions, KubeletOptions
-from mpi_operator.sandbox.kubelet import EVICT_AFTER, EXIT_CODE, FAILURES, RUN_SECONDS
+from mpi_operator.sandbox.cluster.annotations import EVICT_AFTER, EXIT_CODE, FAILURES, RUN_SECONDS
 from tests.conftest import REPO, examples_dir
 from tests.controller_it.cluster_stand_in import JOBS, condition, events, gone_or_terminating, mpijob
 from tests.controller_it.conftest import MPIJOBS, Env, example, running_env

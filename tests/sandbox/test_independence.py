@@ -43,5 +43,5 @@ def test_loading_the_sandbox_loads_no_operator_module() -> None:
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, cwd=REPO,
                           check=True)
     loaded = done.stdout.split()
-    assert "mpi_operator.sandbox.apiserver.storage" in loaded or "mpi_operator.sandbox.store" in loaded
+    assert "mpi_operator.sandbox.apiserver.storage" in loaded or "mpi_operator.sandbox.apiserver.storage" in loaded
     assert [m for m in loaded if m != "mpi_operator" and not m.startswith("mpi_operator.sandbox")] == []

@@ -11,10 +11,10 @@ import pytest
 import yaml
 
 from mpi_operator.api.crd import crd_manifest
-from mpi_operator.sandbox.cel import evaluate_validations, rule_compile_errors
+from mpi_operator.sandbox.admission.cel import evaluate_validations, rule_compile_errors
+from mpi_operator.sandbox.admission.schema import apply_schema_defaults, prune_unknown_fields, validate_against_schema
 from mpi_operator.sandbox.crds import mpijob_crd
-from mpi_operator.sandbox.schema import apply_schema_defaults, prune_unknown_fields, validate_against_schema
-from mpi_operator.sandbox.table import to_table
+from mpi_operator.sandbox.wire.table import to_table
 from tests.conftest import REPO, examples_dir
 
 VERSION = crd_manifest()["spec"]["versions"][0]

@@ -15,9 +15,9 @@ import pytest_asyncio
 from kubernetes_asyncio import client, config
 
 from mpi_operator.sandbox import Sandbox
+from mpi_operator.sandbox.apiserver.changes import Event
+from mpi_operator.sandbox.apiserver.storage import Store
 from mpi_operator.sandbox.cluster import Cluster, JobControllerOptions, KubeletOptions, SimulationOptions
-from mpi_operator.sandbox.events import Event
-from mpi_operator.sandbox.store import Store
 
 Obj = dict[str, Any]
 FAST = KubeletOptions(schedule_delay=0.0, start_delay=0.02, run_seconds=0.3, restart_delay=0.02)

@@ -11,8 +11,8 @@ from kubernetes_asyncio import client
 from kubernetes_asyncio.client.exceptions import ApiException
 
 from mpi_operator.sandbox import Sandbox
+from mpi_operator.sandbox.apiserver.faults import Faults
 from mpi_operator.sandbox.cluster import Cluster
-from mpi_operator.sandbox.faults import Faults
 from tests.sandbox_sim.conftest import condition, pod_body, unique, until
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")

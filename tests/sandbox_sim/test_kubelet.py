@@ -7,18 +7,18 @@ from kubernetes_asyncio import client
 
 from mpi_operator.sandbox import Sandbox
 from mpi_operator.sandbox.cluster import Cluster
-from mpi_operator.sandbox.kubelet import (
+from mpi_operator.sandbox.cluster.annotations import (
     EVICT_AFTER,
     EXIT_CODE,
     FAILURES,
     LOGS,
-    NODE_NAME,
     READY_SECONDS,
     RUN_SECONDS,
     START_SECONDS,
     TERMINATION_SECONDS,
     UNSCHEDULABLE,
 )
+from mpi_operator.sandbox.cluster.kubelet import NODE_NAME
 from mpi_operator.sandbox.timefmt import parse_rfc3339
 from tests.sandbox_sim.conftest import History, condition, pod_body, unique, until
 

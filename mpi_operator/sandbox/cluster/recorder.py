@@ -10,8 +10,8 @@ import logging
 import time
 from typing import Any
 
+from mpi_operator.sandbox.apiserver.storage import Store
 from mpi_operator.sandbox.errors import ApiError
-from mpi_operator.sandbox.store import Store
 from mpi_operator.sandbox.timefmt import now_rfc3339
 
 log = logging.getLogger(__name__)

@@ -3,7 +3,7 @@
 A store listener only notes which pods changed; a deferred pass compares each pod with what the node should do
 next (bind, start, become ready, exit, restart, terminate) and arms at most one asyncio timer per action. Every
 change is an ordinary store write, so clients see the same watch events a real node produces. What a pod does
-is chosen by annotations (`ANNOTATIONS` below, prefix `sandbox.mpi-operator/`); without them Job-like pods
+is chosen by annotations (`annotations.py`, prefix `sandbox.mpi-operator/`); without them Job-like pods
 succeed after `run_seconds` and MPI worker pods (sshd, role `worker`, restartPolicy Always) run until deleted.
 """
 
@@ -20,31 +20,30 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from mpi_operator.sandbox.changequeue import ChangeQueue
+from mpi_operator.sandbox.apiserver.changes import DELETED, Event
+from mpi_operator.sandbox.apiserver.storage import Store, deep_copy
+from mpi_operator.sandbox.cluster.annotations import (
+    EVICT_AFTER,
+    EXIT_CODE,
+    FAILURES,
+    LOGS,
+    READY_SECONDS,
+    RUN_SECONDS,
+    START_SECONDS,
+    TERMINATION_SECONDS,
+    UNSCHEDULABLE,
+    integer,
+    is_long_running,
+    seconds,
+)
+from mpi_operator.sandbox.cluster.changequeue import ChangeQueue
+from mpi_operator.sandbox.cluster.recorder import EventRecorder
 from mpi_operator.sandbox.errors import ApiError
-from mpi_operator.sandbox.events import DELETED, Event
-from mpi_operator.sandbox.recorder import EventRecorder
-from mpi_operator.sandbox.store import Store, deep_copy
 from mpi_operator.sandbox.timefmt import now_rfc3339, parse_rfc3339
 
 log = logging.getLogger(__name__)
 Obj = dict[str, Any]
 
-PREFIX = "sandbox.mpi-operator/"
-EXIT_CODE = PREFIX + "exit-code"              # int: exit code of every container when it ends (default 0)
-RUN_SECONDS = PREFIX + "run-seconds"          # float: running time before exit; "inf"/"forever"/"-1": never exits
-FAILURES = PREFIX + "failures"                # int N: the first N runs (per controlling owner, else per pod) fail
-START_SECONDS = PREFIX + "start-seconds"      # float: delay from binding to Running (ContainerCreating meanwhile)
-READY_SECONDS = PREFIX + "ready-seconds"      # float: delay from Running to Ready; "inf": never ready
-UNSCHEDULABLE = PREFIX + "unschedulable"      # "true": never bound (PodScheduled=False, Unschedulable)
-EVICT_AFTER = PREFIX + "evict-after-seconds"  # float: node-pressure eviction this long after starting
-TERMINATION_SECONDS = PREFIX + "termination-seconds"  # float: time to stop after deletion (capped by the grace)
-LOGS = PREFIX + "logs"                        # text: what `kubectl logs` prints (default: a line about the run)
-ANNOTATIONS = (EXIT_CODE, RUN_SECONDS, FAILURES, START_SECONDS, READY_SECONDS, UNSCHEDULABLE, EVICT_AFTER,
-               TERMINATION_SECONDS, LOGS)
-
-# The role label the operator puts on MPI worker pods (Kubeflow's training label): such pods run until deleted.
-JOB_ROLE_LABEL = "training.kubeflow.org/job-role"
 NODE_NAME = "sandbox-node"
 HOST_IP = "10.0.0.10"
 TERMINAL = ("Succeeded", "Failed")
@@ -55,23 +54,6 @@ def _now() -> str:
     return now_rfc3339()
 
 
-def _float(text: str | None, default: float) -> float:
-    if text is None:
-        return default
-    value = text.strip().lower()
-    if value in ("inf", "forever", "never", "-1"):
-        return math.inf
-    try:
-        return max(float(value), 0.0)
-    except ValueError:
-        return default
-
-
-def _int(text: str | None, default: int) -> int:
-    try:
-        return int(text) if text is not None else default
-    except ValueError:
-        return default
 
 
 def set_condition(conditions: list[Obj], type_: str, status: str, now: str, reason: str | None = None,
@@ -109,18 +91,6 @@ def _image_id(image: str) -> str:
 def _container_id(pod_uid: str, name: str, restarts: int) -> str:
     return "containerd://" + hashlib.sha256(f"{pod_uid}/{name}/{restarts}".encode()).hexdigest()
 
-
-def is_long_running(pod: Obj) -> bool:
-    """Pods that serve until deleted by default: MPI workers (sshd or role label) and restartPolicy Always."""
-    meta, spec = pod["metadata"], pod.get("spec") or {}
-    if (meta.get("labels") or {}).get(JOB_ROLE_LABEL) == "worker":
-        return True
-    if spec.get("restartPolicy", "Always") == "Always":
-        return True
-    for c in spec.get("containers") or []:
-        if any("sshd" in str(word) for word in (c.get("command") or []) + (c.get("args") or [])[:1]):
-            return True
-    return False
 
 
 @dataclass
@@ -270,7 +240,7 @@ class Kubelet:
         if meta.get("deletionTimestamp"):
             sim.cancel("bind", "start", "ready", "exit", "evict", "deadline")
             grace = float(meta.get("deletionGracePeriodSeconds") or 0)
-            delay = min(_float(annotations.get(TERMINATION_SECONDS), self.termination_seconds), grace)
+            delay = min(seconds(annotations.get(TERMINATION_SECONDS), self.termination_seconds), grace)
             self._arm(sim, "terminate", delay, self._terminate)
             return
         if not spec.get("nodeName"):
@@ -287,7 +257,7 @@ class Kubelet:
         statuses = status.get("containerStatuses") or []
         running = bool(statuses) and all("running" in (s.get("state") or {}) for s in statuses)
         if phase == "Pending" or not running:
-            delay = _float(annotations.get(START_SECONDS), self.start_delay)
+            delay = seconds(annotations.get(START_SECONDS), self.start_delay)
             if phase == "Running":
                 delay = self.restart_delay  # back-off of a container restarting in place
             self._arm(sim, "start", delay, self._start)
@@ -296,11 +266,11 @@ class Kubelet:
             sim.started = time.monotonic()
         elapsed = time.monotonic() - sim.started
         if not condition_true(pod, "ContainersReady"):
-            self._arm(sim, "ready", _float(annotations.get(READY_SECONDS), 0.0) - elapsed, self._ready)
+            self._arm(sim, "ready", seconds(annotations.get(READY_SECONDS), 0.0) - elapsed, self._ready)
         if EVICT_AFTER in annotations:
-            self._arm(sim, "evict", _float(annotations[EVICT_AFTER], math.inf) - elapsed, self._evict_timer)
+            self._arm(sim, "evict", seconds(annotations[EVICT_AFTER], math.inf) - elapsed, self._evict_timer)
         default_run = math.inf if is_long_running(pod) else self.run_seconds
-        self._arm(sim, "exit", _float(annotations.get(RUN_SECONDS), default_run) - elapsed, self._exit)
+        self._arm(sim, "exit", seconds(annotations.get(RUN_SECONDS), default_run) - elapsed, self._exit)
 
     # ------------------------------------------------------------------ actions (each re-reads the pod)
 
@@ -354,7 +324,7 @@ class Kubelet:
         self.scheduler_events.event(pod, "Normal", "Scheduled", f"Successfully assigned {meta['namespace']}/"
                                     f"{meta['name']} to {self.node_name}")
         annotations = meta.get("annotations") or {}
-        if _float(annotations.get(START_SECONDS), self.start_delay) <= 0:
+        if seconds(annotations.get(START_SECONDS), self.start_delay) <= 0:
             return  # the start writes every condition at once: one status write fewer per pod
         now = _now()
         status = deep_copy(pod.get("status") or {})
@@ -399,7 +369,7 @@ class Kubelet:
         status = deep_copy(pod.get("status") or {})
         self._admit(pod, status, now)
         annotations = pod["metadata"].get("annotations") or {}
-        ready = _float(annotations.get(READY_SECONDS), 0.0) <= 0
+        ready = seconds(annotations.get(READY_SECONDS), 0.0) <= 0
         old = {s.get("name"): s for s in status.get("containerStatuses") or []}
         statuses = []
         for c in pod["spec"].get("containers") or []:
@@ -442,8 +412,8 @@ class Kubelet:
 
     def _exit_code(self, pod: Obj) -> int:
         annotations = pod["metadata"].get("annotations") or {}
-        code = _int(annotations.get(EXIT_CODE), 0)
-        failures = _int(annotations.get(FAILURES), 0)
+        code = integer(annotations.get(EXIT_CODE), 0)
+        failures = integer(annotations.get(FAILURES), 0)
         if failures <= 0:
             return code
         owner = next((r.get("uid", "") for r in pod["metadata"].get("ownerReferences") or [] if r.get("controller")),

@@ -26,13 +26,17 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 
-from mpi_operator.sandbox import custom, strategies
-from mpi_operator.sandbox import patching as patches
+from mpi_operator.sandbox.admission import custom_resources, strategies
+from mpi_operator.sandbox.admission.metadata import validate_metadata
+from mpi_operator.sandbox.admission.unknown_fields import prune_builtin, report_unknown
+from mpi_operator.sandbox.admission.write_options import WriteOptions
+from mpi_operator.sandbox.apiserver.changes import ADDED, DELETED, MODIFIED, Event
+from mpi_operator.sandbox.apiserver.resources import Registry, ResourceInfo, infos_from_crd
+from mpi_operator.sandbox.apiserver.watch import Matcher, Watcher
 from mpi_operator.sandbox.errors import (
     ApiError,
     already_exists,
@@ -43,12 +47,8 @@ from mpi_operator.sandbox.errors import (
     invalid,
     not_found,
 )
-from mpi_operator.sandbox.events import ADDED, DELETED, MODIFIED, Event
-from mpi_operator.sandbox.resources import Registry, ResourceInfo, infos_from_crd
 from mpi_operator.sandbox.timefmt import now_rfc3339
-from mpi_operator.sandbox.unknown_fields import prune_builtin, report_unknown
-from mpi_operator.sandbox.validation import validate_metadata
-from mpi_operator.sandbox.watcher import Matcher, Watcher
+from mpi_operator.sandbox.wire import patch_types as patches
 
 logger = logging.getLogger(__name__)
 Obj = dict[str, Any]
@@ -63,19 +63,6 @@ _SERVER_META = ("uid", "creationTimestamp", "deletionTimestamp", "deletionGraceP
 def deep_copy(obj: Any) -> Any:
     """A JSON-level deep copy (much faster than copy.deepcopy for plain dicts)."""
     return orjson.loads(orjson.dumps(obj))
-
-
-@dataclass
-class WriteOptions:
-    """Per-request write settings; `warnings` collects Warning headers (e.g. pruned unknown fields)."""
-
-    dry_run: bool = False
-    field_validation: str = "Warn"
-    field_manager: str = ""
-    force: bool = False
-    # Prune (and report) unknown fields of built-in kinds: on for HTTP requests, off for trusted in-process writers.
-    prune_builtin: bool = False
-    warnings: list[str] = field(default_factory=list)
 
 
 class Store:
@@ -258,7 +245,7 @@ class Store:
         if meta.get("name"):
             causes += strategies.on_create(info.key, obj)
         if info.custom:
-            causes += custom.prepare(info, obj, None, opts)
+            causes += custom_resources.prepare(info.schema, obj, None, opts)
         if causes:
             raise invalid(info.kind, info.group, meta.get("name") or meta.get("generateName", ""), causes)
         name = meta["name"]
@@ -507,7 +494,7 @@ class Store:
                 report_unknown(prune_builtin(info.key, new), opts)
             causes: builtins.list[dict[str, Any]] = strategies.on_status_update(info.key, new, old)
             if info.custom:
-                causes += custom.prepare(info, new, old, opts)
+                causes += custom_resources.prepare(info.schema, new, old, opts)
         elif subresource is not None:
             raise not_found(info.plural, info.group, name)
         else:
@@ -538,7 +525,7 @@ class Store:
                                         "object is being deleted", "metadata.finalizers"))
             causes += strategies.on_update(info.key, new, old)
             if info.custom:
-                causes += custom.prepare(info, new, old, opts)
+                causes += custom_resources.prepare(info.schema, new, old, opts)
             if info.tracks_generation and self._spec_changed(info, new, old):
                 meta["generation"] = int(omd.get("generation") or 0) + 1
         if causes:

@@ -13,8 +13,8 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable
 from typing import Any, Protocol
 
-from mpi_operator.sandbox.events import ADDED, DELETED, MODIFIED, Event
-from mpi_operator.sandbox.resources import ResourceInfo
+from mpi_operator.sandbox.apiserver.changes import ADDED, DELETED, MODIFIED, Event
+from mpi_operator.sandbox.apiserver.resources import ResourceInfo
 
 
 class Matcher(Protocol):

@@ -14,10 +14,10 @@ import contextlib
 import logging
 from typing import Any
 
+from mpi_operator.sandbox.admission.strategies import CRD_CLEANUP_FINALIZER
+from mpi_operator.sandbox.apiserver.changes import DELETED, Event
+from mpi_operator.sandbox.apiserver.storage import CRD_KEY, Store, deep_copy
 from mpi_operator.sandbox.errors import ApiError
-from mpi_operator.sandbox.events import DELETED, Event
-from mpi_operator.sandbox.store import CRD_KEY, Store, deep_copy
-from mpi_operator.sandbox.strategies import CRD_CLEANUP_FINALIZER
 
 log = logging.getLogger(__name__)
 Obj = dict[str, Any]

@@ -17,12 +17,12 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from mpi_operator.sandbox.changequeue import ChangeQueue
+from mpi_operator.sandbox.apiserver.changes import DELETED, Event
+from mpi_operator.sandbox.apiserver.storage import Store, deep_copy
+from mpi_operator.sandbox.cluster.changequeue import ChangeQueue
+from mpi_operator.sandbox.cluster.kubelet import condition_true
+from mpi_operator.sandbox.cluster.recorder import EventRecorder
 from mpi_operator.sandbox.errors import ApiError
-from mpi_operator.sandbox.events import DELETED, Event
-from mpi_operator.sandbox.kubelet import condition_true
-from mpi_operator.sandbox.recorder import EventRecorder
-from mpi_operator.sandbox.store import Store, deep_copy
 from mpi_operator.sandbox.timefmt import now_rfc3339, parse_rfc3339
 
 log = logging.getLogger(__name__)

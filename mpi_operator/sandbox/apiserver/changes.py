@@ -12,7 +12,7 @@ from typing import Any
 
 import orjson
 
-from mpi_operator.sandbox.resources import ResourceInfo
+from mpi_operator.sandbox.apiserver.resources import ResourceInfo
 
 ADDED, MODIFIED, DELETED, BOOKMARK, ERROR = "ADDED", "MODIFIED", "DELETED", "BOOKMARK", "ERROR"
 
