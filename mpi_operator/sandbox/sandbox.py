@@ -29,7 +29,7 @@ from mpi_operator.sandbox.apiserver import debug
 from mpi_operator.sandbox.apiserver.accounting import RequestLog
 from mpi_operator.sandbox.apiserver.faults import Faults
 from mpi_operator.sandbox.apiserver.server import ApiServer
-from mpi_operator.sandbox.apiserver.storage import CRD_KEY, Store
+from mpi_operator.sandbox.apiserver.storage import CRD_KEY, Storage
 from mpi_operator.sandbox.cluster import Cluster, SimulationOptions
 from mpi_operator.sandbox.cluster.gc import GarbageCollector
 from mpi_operator.sandbox.cluster.kubelet import pod_logs
@@ -70,7 +70,7 @@ class Sandbox:
                 raise ValueError(f"unknown gang scheduler {g!r}; choose from {sorted(GANG_CRDS)}")
         self.faults = Faults.parse(faults) if isinstance(faults, str) else (faults or Faults())
         self.requests = RequestLog()
-        self.store = Store(history_size=history_size, history_seconds=history_seconds,
+        self.store = Storage(history_size=history_size, history_seconds=history_seconds,
                            watch_queue_size=watch_queue_size)
         self.server = ApiServer(self.store, self.requests, self.faults, bookmark_interval)
         self.gc = GarbageCollector(self.store)

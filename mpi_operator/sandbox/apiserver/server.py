@@ -34,7 +34,7 @@ from mpi_operator.sandbox.apiserver.resources import (
     aggregated_discovery,
     wants_aggregated_discovery,
 )
-from mpi_operator.sandbox.apiserver.storage import Obj, Store
+from mpi_operator.sandbox.apiserver.storage import Obj, Storage
 from mpi_operator.sandbox.apiserver.watch import WatchOverflow
 from mpi_operator.sandbox.errors import ApiError, bad_request, expired, invalid, success_status
 from mpi_operator.sandbox.timefmt import now_rfc3339
@@ -54,7 +54,7 @@ JSON = "application/json"
 EXPIRED_CONTINUE = ("The provided continue parameter is too old to display a consistent list result. You can start "
                     "a new list without the continue parameter.")
 
-EvictionHook = Callable[[Store, str, str, dict[str, Any]], Awaitable[None] | None]
+EvictionHook = Callable[[Storage, str, str, dict[str, Any]], Awaitable[None] | None]
 LogHook = Callable[[Obj, dict[str, str]], str]
 
 
@@ -68,7 +68,7 @@ class Route:
 
 
 class ApiServer:
-    def __init__(self, store: Store, requests: RequestLog | None = None, faults: Faults | None = None,
+    def __init__(self, store: Storage, requests: RequestLog | None = None, faults: Faults | None = None,
                  bookmark_interval: float = 60.0) -> None:
         self.store = store
         self.requests = requests or RequestLog()

@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass
 from types import TracebackType
 from typing import Any
 
-from mpi_operator.sandbox.apiserver.storage import Store
+from mpi_operator.sandbox.apiserver.storage import Storage
 from mpi_operator.sandbox.cluster.jobcontroller import JobController
 from mpi_operator.sandbox.cluster.kubelet import NODE_NAME, Kubelet
 
@@ -53,7 +53,7 @@ class SimulationOptions:
 
 
 class Cluster:
-    def __init__(self, store: Store, *, kubelet: KubeletOptions | bool = True,
+    def __init__(self, store: Storage, *, kubelet: KubeletOptions | bool = True,
                  job_controller: JobControllerOptions | bool = True) -> None:
         self.store = store
         self.kubelet: Kubelet | None = None

@@ -20,8 +20,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from mpi_operator.sandbox.apiserver.changes import DELETED, Event
-from mpi_operator.sandbox.apiserver.storage import Store, deep_copy
+from mpi_operator.sandbox.apiserver.changes import DELETED, Change
+from mpi_operator.sandbox.apiserver.storage import Storage, deep_copy
 from mpi_operator.sandbox.cluster.annotations import (
     EVICT_AFTER,
     EXIT_CODE,
@@ -111,7 +111,7 @@ class _PodSim:
 class Kubelet:
     """Scheduler and kubelet of the single simulated node `node_name`; delays are in seconds (0 allowed)."""
 
-    def __init__(self, store: Store, *, node_name: str = NODE_NAME, schedule_delay: float = 0.0,
+    def __init__(self, store: Storage, *, node_name: str = NODE_NAME, schedule_delay: float = 0.0,
                  start_delay: float = 0.05, run_seconds: float = 1.0, termination_seconds: float = 0.0,
                  restart_delay: float = 0.1, register_node: bool = True, events: bool = False) -> None:
         self.store = store
@@ -181,7 +181,7 @@ class Kubelet:
 
     # ------------------------------------------------------------------ change tracking
 
-    def _on_event(self, ev: Event) -> None:
+    def _on_event(self, ev: Change) -> None:
         if ev.info.key == "nodes" and ev.name == self.node_name:
             # Cordon, uncordon or removal of the node: unbound pods get another look.
             for pod in self.store.iter_objects("pods"):
