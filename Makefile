@@ -1,5 +1,6 @@
 # Two commands set everything up on a fresh machine: `make run` and `make test`.
-# Both bootstrap .venv from pyproject.toml; nothing is installed globally.
+# Both bootstrap .venv from pyproject.toml (the operator, the sandbox extra and the dev tools); nothing is
+# installed globally.
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
@@ -13,7 +14,7 @@ venv: $(STAMP)
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -e '.[sandbox,dev]'
 	touch $(STAMP)
 
 run: $(STAMP)
