@@ -398,9 +398,12 @@ class Storage:
         return "Orphan" if info.orphan_by_default else "Background"
 
     def _grace(self, info: ResourceInfo, obj: Obj, options: dict[str, Any]) -> int:
+        grace = options.get("gracePeriodSeconds")
+        if grace is not None and (isinstance(grace, bool) or not isinstance(grace, int)):
+            # An int64 in DeleteOptions: kube-apiserver cannot decode 0.5, which int() would make 0 (a force delete).
+            raise bad_request(f"DeleteOptions.gracePeriodSeconds must be an integer (int64), got {grace!r}")
         if info.key != "pods":
             return 0
-        grace = options.get("gracePeriodSeconds")
         if grace is None:
             grace = (obj.get("spec") or {}).get("terminationGracePeriodSeconds", 30)
         grace = int(grace)
