@@ -19,7 +19,7 @@ START_SECONDS = PREFIX + "start-seconds"      # float: delay from binding to Run
 READY_SECONDS = PREFIX + "ready-seconds"      # float: delay from Running to Ready; "inf": never ready
 UNSCHEDULABLE = PREFIX + "unschedulable"      # "true": never bound (PodScheduled=False, Unschedulable)
 EVICT_AFTER = PREFIX + "evict-after-seconds"  # float: node-pressure eviction this long after starting
-TERMINATION_SECONDS = PREFIX + "termination-seconds"  # float: time to stop after deletion (capped by the grace)
+TERMINATION_SECONDS = PREFIX + "termination-seconds"  # float: time to stop on SIGTERM; past the grace: SIGKILL
 LOGS = PREFIX + "logs"                        # text: what `kubectl logs` prints (default: a line about the run)
 ANNOTATIONS = (EXIT_CODE, RUN_SECONDS, FAILURES, START_SECONDS, READY_SECONDS, UNSCHEDULABLE, EVICT_AFTER,
                TERMINATION_SECONDS, LOGS)
