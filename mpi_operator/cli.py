@@ -156,15 +156,32 @@ def cmd_render(argv: Sequence[str]) -> int:
     return render_main(argv)
 
 
-def cmd_sandbox(argv: Sequence[str]) -> int:
-    from mpi_operator.sandbox.cli import main as sandbox_main
+SANDBOX_EXTRA = "mpi-operator[sandbox]"
 
+
+def missing_sandbox_extra(prog: str, exc: ModuleNotFoundError) -> int:
+    """`sandbox` and `demo` run the sandbox, whose dependencies (CEL, JSON patch, uvloop) are an extra that the
+    operator (and its image) does without: say which one to install instead of a traceback."""
+    if (exc.name or "").partition(".")[0] == "mpi_operator":
+        raise exc
+    print(f"{prog}: the sandbox's dependencies are not installed (no Python module {exc.name!r}); install the "
+          f"sandbox extra: pip install '{SANDBOX_EXTRA}'", file=sys.stderr)
+    return 1
+
+
+def cmd_sandbox(argv: Sequence[str]) -> int:
+    try:
+        from mpi_operator.sandbox_command import main as sandbox_main
+    except ModuleNotFoundError as exc:
+        return missing_sandbox_extra("mpi-operator sandbox", exc)
     return sandbox_main(argv)
 
 
 def cmd_demo(argv: Sequence[str]) -> int:
-    from mpi_operator.demo import main as demo_main
-
+    try:
+        from mpi_operator.demo import main as demo_main
+    except ModuleNotFoundError as exc:
+        return missing_sandbox_extra("mpi-operator demo", exc)
     return demo_main(argv)
 
 

@@ -2,7 +2,8 @@
 that say the allowed range, and the last-resort handler that turns an unexpected failure into one line.
 
 Invariant: a wrong flag never prints a traceback or the whole usage block; it prints `<prog>: <what is wrong>`,
-a pointer to `--help`, and exits 2. The sandbox's command line uses this too (it is wiring, not API semantics).
+a pointer to `--help`, and exits 2. The sandbox's command line (`sandbox_command.py`) uses this too: it is
+wiring, outside the sandbox, which imports nothing of the operator.
 """
 
 from __future__ import annotations

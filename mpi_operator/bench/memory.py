@@ -23,7 +23,7 @@ from mpi_operator.bench.scenario import new_sandbox
 from mpi_operator.bench.workload import MPIJOBS, mpijob_manifest
 from mpi_operator.controller import worker
 from mpi_operator.controller.options import ControllerOptions
-from mpi_operator.sandbox.store import Store
+from mpi_operator.sandbox.apiserver.storage import Storage
 from mpi_operator.sandbox.timefmt import now_rfc3339
 
 JSON = dict[str, Any]
@@ -66,7 +66,7 @@ def running_status(pod: JSON, index: int) -> JSON:
             "containerStatuses": containers}
 
 
-def create_managed_jobs(store: Store, jobs: int) -> list[JSON]:
+def create_managed_jobs(store: Storage, jobs: int) -> list[JSON]:
     created = []
     for i in range(jobs):
         body = mpijob_manifest(f"mem-{i}", NAMESPACE, WORKERS_PER_JOB)
@@ -75,7 +75,7 @@ def create_managed_jobs(store: Store, jobs: int) -> list[JSON]:
     return created
 
 
-async def create_pods(store: Store, jobs: list[JSON]) -> int:
+async def create_pods(store: Storage, jobs: list[JSON]) -> int:
     options = ControllerOptions()
     count = 0
     for stored in jobs:

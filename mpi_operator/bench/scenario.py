@@ -23,7 +23,7 @@ from mpi_operator.bench.drivers import make_driver
 from mpi_operator.bench.simulation import simulated_cluster
 from mpi_operator.bench.workload import Progress, create_jobs, store_feed
 from mpi_operator.sandbox import Sandbox
-from mpi_operator.sandbox.accounting import RequestLog
+from mpi_operator.sandbox.apiserver.accounting import RequestLog
 
 WRITE_VERBS = ("create", "update", "patch", "delete", "deletecollection")
 NAMESPACE = "bench"

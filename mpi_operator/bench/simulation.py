@@ -10,14 +10,14 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator
 
+from mpi_operator.sandbox.apiserver.storage import Storage
 from mpi_operator.sandbox.cluster import Cluster, KubeletOptions
-from mpi_operator.sandbox.store import Store
 
 LAUNCHER_RUN_SECONDS = 1.0
 
 
 @contextlib.asynccontextmanager
-async def simulated_cluster(store: Store, enabled: bool = True) -> AsyncIterator[Cluster | None]:
+async def simulated_cluster(store: Storage, enabled: bool = True) -> AsyncIterator[Cluster | None]:
     if not enabled:
         yield None
         return

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mpi_operator.api.constants import GROUP, KIND, VERSION
-from mpi_operator.sandbox.events import ADDED, Event
-from mpi_operator.sandbox.store import Store
+from mpi_operator.sandbox.apiserver.changes import ADDED, Change
+from mpi_operator.sandbox.apiserver.storage import Storage
 
 JSON = dict[str, Any]
 # What a progress tracker is fed: (namespace, resource as `pods` / `jobs.batch`, added?, object).
@@ -73,11 +73,11 @@ class JobProgress:
     at: dict[str, float] = field(default_factory=dict)  # stage -> monotonic time
 
 
-def store_feed(store: Store) -> Listen:
+def store_feed(store: Storage) -> Listen:
     """The sandbox store's events as a progress feed."""
 
     def listen(observer: Observer) -> Callable[[], None]:
-        def on_event(ev: Event) -> None:
+        def on_event(ev: Change) -> None:
             observer(ev.namespace, ev.info.key, ev.type == ADDED, ev.object)
 
         return store.listen(on_event)
@@ -152,7 +152,7 @@ class Progress:
         return sorted(p.at[stage] - self.t0 for p in self.jobs.values() if stage in p.at)
 
 
-def create_jobs(store: Store, namespace: str, count: int, workers: int, prefix: str = "job") -> list[JSON]:
+def create_jobs(store: Storage, namespace: str, count: int, workers: int, prefix: str = "job") -> list[JSON]:
     """Create `count` MPIJobs in-process, all at once (no await between them)."""
     return [store.create(MPIJOBS, namespace, mpijob_manifest(f"{prefix}-{i}", namespace, workers))
             for i in range(count)]

@@ -32,6 +32,10 @@ log = logging.getLogger(__name__)
 NODES = ResourceType("", "v1", "nodes", False, "Node")
 NODE_LEASE_NAMESPACE = "kube-node-lease"
 BACKOFF_CAP = 300.0
+# The container runtime manager never gives a container less than this to stop (kuberuntime's
+# minimumGracePeriodInSeconds), so even a hard eviction's grace 0 sends SIGTERM first.
+MINIMUM_GRACE_SECONDS = 2.0
+DEFAULT_GRACE_SECONDS = 30.0  # spec.terminationGracePeriodSeconds when unset
 
 
 def micro_time() -> str:
@@ -352,6 +356,10 @@ class PodWorker:
         while not await prober(sandbox, port):  # noqa: ASYNC110
             await asyncio.sleep(period)
 
+    async def _kill(self, grace: float) -> None:
+        """Stop every container as the kubelet kills a pod: SIGTERM, then SIGKILL after the grace (at least 2 s)."""
+        await self._stop_all(max(grace, MINIMUM_GRACE_SECONDS))
+
     async def _stop_all(self, grace: float) -> None:
         runs = list(self.runs.values())
         if runs:
@@ -359,25 +367,29 @@ class PodWorker:
             await asyncio.gather(*(r.exit for r in runs), return_exceptions=True)
 
     async def _check_timers(self, pod: JSON) -> None:
-        """Node-pressure eviction (annotation) and spec.activeDeadlineSeconds: kill and fail the pod."""
+        """Node-pressure eviction (annotation; a hard eviction, grace 0) and spec.activeDeadlineSeconds (the pod's
+        grace period): kill and fail the pod."""
         if self.first_started is None or self.view.phase_override is not None:
             return
         elapsed = time.monotonic() - self.first_started
-        annotations = pod["metadata"].get("annotations") or {}
-        active = (pod.get("spec") or {}).get("activeDeadlineSeconds")
+        annotations, spec = pod["metadata"].get("annotations") or {}, pod.get("spec") or {}
+        active = spec.get("activeDeadlineSeconds")
         if elapsed >= seconds(annotations.get(EVICT_AFTER), math.inf):
+            grace = 0.0
             message = "The node was low on resource: memory. "
             self.view.reason, self.view.message = "Evicted", message
             self.view.extra_conditions = [{"type": "DisruptionTarget", "status": "True",
                                            "reason": "TerminationByKubelet", "message": message.strip()}]
         elif active is not None and elapsed >= float(active):
+            pod_grace = spec.get("terminationGracePeriodSeconds")
+            grace = DEFAULT_GRACE_SECONDS if pod_grace is None else float(pod_grace)
             self.view.reason = "DeadlineExceeded"
             self.view.message = "Pod was active on the node longer than the specified deadline"
         else:
             return
         self.view.phase_override = "Failed"
         self.restart_at.clear()
-        await self._stop_all(0)
+        await self._kill(grace)
         self._collect_exits(pod)
 
     # ------------------------------------------------------------------ status and the end
@@ -407,7 +419,7 @@ class PodWorker:
         """Graceful deletion: stop within the grace period, report the terminal phase, delete with grace 0."""
         grace = float(pod["metadata"].get("deletionGracePeriodSeconds") or 0)
         already_terminal = (pod.get("status") or {}).get("phase") in TERMINAL_PHASES
-        await self._stop_all(grace)
+        await self._kill(grace)
         self.restart_at.clear()
         self.view.phase_override = self.view.phase_override or "Failed"
         self._collect_exits(pod)

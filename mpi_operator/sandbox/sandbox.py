@@ -6,15 +6,15 @@ Starts the store, the garbage collector and the HTTP server on 127.0.0.1; create
 installs the MPIJob CRD (plus PodGroup CRDs when `gang` names a scheduler).
 
 Simulated cluster parts are `Component`s (async start/stop) started after the server and stopped before it. Pass
-them as `components=`; with `simulate=True` the sandbox also asks `mpi_operator.sandbox.simulation.
-build_simulators(sandbox)` (when that module exists) for its kubelet / Job controller. Components act through
+them as `components=`; with `simulate=True` the sandbox also runs a `cluster.Cluster` (kubelet and Job controller,
+tuned by `simulation=SimulationOptions(...)`), published as `sb.cluster`, with node-pressure eviction served at
+`POST /debug/evict?namespace=NS&name=POD` and `kubectl logs` answered by the kubelet. Components act through
 `sb.store` (the same write path as HTTP requests) and may set `sb.server.eviction_hook` / `sb.server.log_hook`.
 """
 
 from __future__ import annotations
 
 import contextlib
-import importlib
 import os
 import socket
 import tempfile
@@ -25,13 +25,16 @@ from typing import Any, Protocol
 
 from aiohttp import web
 
-from mpi_operator.sandbox.accounting import RequestLog
+from mpi_operator.sandbox.apiserver import debug
+from mpi_operator.sandbox.apiserver.accounting import RequestLog
+from mpi_operator.sandbox.apiserver.faults import Faults
+from mpi_operator.sandbox.apiserver.server import ApiServer
+from mpi_operator.sandbox.apiserver.storage import CRD_KEY, Storage
+from mpi_operator.sandbox.cluster import Cluster, SimulationOptions
+from mpi_operator.sandbox.cluster.gc import GarbageCollector
+from mpi_operator.sandbox.cluster.kubelet import pod_logs
 from mpi_operator.sandbox.crds import GANG_CRDS, mpijob_crd
-from mpi_operator.sandbox.faults import Faults
-from mpi_operator.sandbox.gc import GarbageCollector
 from mpi_operator.sandbox.kubeconfig import write_kubeconfig
-from mpi_operator.sandbox.server import ApiServer
-from mpi_operator.sandbox.store import CRD_KEY, Store
 
 DEFAULT_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease", "mpi-operator")
 MAX_HEADER_BYTES = 1 << 20
@@ -55,7 +58,7 @@ class Sandbox:
                  install_mpijob_crd: bool = True, bookmark_interval: float = 60.0, history_size: int = 20000,
                  history_seconds: float = 300.0, watch_queue_size: int = 10000,
                  namespaces: Iterable[str] = DEFAULT_NAMESPACES, kubeconfig_path: str | Path | None = None,
-                 components: Iterable[Component] = (), simulation: Any = None) -> None:
+                 components: Iterable[Component] = (), simulation: SimulationOptions | None = None) -> None:
         if not 0 <= port <= 65535:
             raise ValueError(f"port {port} is not a port number (0 to 65535; 0 picks a free one)")
         self.host = host
@@ -67,7 +70,7 @@ class Sandbox:
                 raise ValueError(f"unknown gang scheduler {g!r}; choose from {sorted(GANG_CRDS)}")
         self.faults = Faults.parse(faults) if isinstance(faults, str) else (faults or Faults())
         self.requests = RequestLog()
-        self.store = Store(history_size=history_size, history_seconds=history_seconds,
+        self.store = Storage(history_size=history_size, history_seconds=history_seconds,
                            watch_queue_size=watch_queue_size)
         self.server = ApiServer(self.store, self.requests, self.faults, bookmark_interval)
         self.gc = GarbageCollector(self.store)
@@ -78,9 +81,9 @@ class Sandbox:
         self._runner: web.AppRunner | None = None
         self.url = ""
         self.components: list[Component] = list(components)
-        # simulation.SimulationOptions for the simulated cluster (None: defaults); `cluster` is set when it runs.
-        self.simulation = simulation
-        self.cluster: Any = None
+        # The simulated cluster's parts and settings (None: defaults); `cluster` is set when it runs.
+        self.simulation = simulation or SimulationOptions()
+        self.cluster: Cluster | None = None
 
     async def start(self) -> None:
         """Serve; a port that cannot be bound or a kubeconfig that cannot be written raises StartError, with
@@ -126,11 +129,13 @@ class Sandbox:
             await component.start()
 
     def _simulators(self) -> list[Component]:
-        try:
-            module = importlib.import_module("mpi_operator.sandbox.simulation")
-        except ModuleNotFoundError:
-            return []
-        return list(module.build_simulators(self))
+        cluster = Cluster(self.store, kubelet=self.simulation.kubelet, job_controller=self.simulation.job_controller)
+        self.cluster = cluster
+        if cluster.kubelet is not None:
+            self.server.debug_handlers["/debug/evict"] = debug.evict_endpoint(cluster.evict)
+            if self.server.log_hook is None:
+                self.server.log_hook = pod_logs
+        return [cluster]
 
     async def stop(self) -> None:
         for component in reversed(self.components):

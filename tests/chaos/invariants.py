@@ -12,8 +12,8 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from mpi_operator.sandbox.events import Event
-from mpi_operator.sandbox.store import Store
+from mpi_operator.sandbox.apiserver.changes import Change
+from mpi_operator.sandbox.apiserver.storage import Storage
 
 MPIJOBS = "mpijobs.kubeflow.org"
 LAUNCHER_FINALIZER = "kubeflow.org/mpi-operator-launcher"
@@ -49,7 +49,7 @@ class StatusHistory:
     """Records, per MPIJob, every status version committed, and each regression: a terminal condition that
     reverts or flips, a completionTime that changes or goes, a Created condition that goes."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Storage) -> None:
         self.versions: Counter[str] = Counter()
         self.regressions: list[str] = []
         self._terminal: dict[str, str] = {}
@@ -60,7 +60,7 @@ class StatusHistory:
     def close(self) -> None:
         self._stop()
 
-    def _on_event(self, event: Event) -> None:
+    def _on_event(self, event: Change) -> None:
         if event.info.key != MPIJOBS or event.type == "DELETED":
             return
         obj = event.object
@@ -86,7 +86,7 @@ class StatusHistory:
             self.regressions.append(f"{name}: Created condition lost at rv {event.rv}")
 
 
-def outcome_problems(store: Store, namespace: str, jobs: list[Expected]) -> list[str]:
+def outcome_problems(store: Storage, namespace: str, jobs: list[Expected]) -> list[str]:
     problems = []
     for job in jobs:
         obj = store.find(MPIJOBS, namespace, job.name)
@@ -98,7 +98,7 @@ def outcome_problems(store: Store, namespace: str, jobs: list[Expected]) -> list
     return problems
 
 
-def children_problems(store: Store, namespace: str, jobs: list[Expected]) -> list[str]:
+def children_problems(store: Storage, namespace: str, jobs: list[Expected]) -> list[str]:
     """Exact counts per job and kind, every child controlled by a live MPIJob, launcher finalizers released."""
     problems: list[str] = []
     live = {o["metadata"]["uid"]: o["metadata"]["name"] for o in store.iter_objects(MPIJOBS, namespace)}
@@ -135,7 +135,7 @@ def _controller(obj: dict[str, Any]) -> dict[str, Any]:
     return refs[0] if len(refs) == 1 else {}
 
 
-def events_per_job(store: Store, namespace: str) -> Counter[str]:
+def events_per_job(store: Storage, namespace: str) -> Counter[str]:
     """Event objects about each MPIJob, each counted with its `count` (repeats folded into one object)."""
     per_job: Counter[str] = Counter()
     for event in store.iter_objects("events", namespace):

@@ -22,9 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from mpi_operator.sandbox import Sandbox
+from mpi_operator.sandbox.apiserver.faults import Faults
 from mpi_operator.sandbox.cluster import Cluster, KubeletOptions
-from mpi_operator.sandbox.faults import Faults
-from mpi_operator.sandbox.kubelet import EXIT_CODE, RUN_SECONDS
+from mpi_operator.sandbox.cluster.annotations import EXIT_CODE, RUN_SECONDS
 from tests.chaos.invariants import (
     MPIJOBS,
     Expected,

@@ -13,7 +13,7 @@ from mpi_operator.cli import FlagError, parse_operator_settings
 from mpi_operator.cliflags import run_guarded
 from mpi_operator.demo import parser as demo_parser
 from mpi_operator.render import parser as render_parser
-from mpi_operator.sandbox.cli import parser as sandbox_parser
+from mpi_operator.sandbox_command import parser as sandbox_parser
 
 OPERATOR_CASES = [
     (["--threadiness", "0"], "--threadiness=0: must be an integer of at least 1"),

@@ -24,7 +24,7 @@ from mpi_operator.controller import status
 from mpi_operator.controller.metrics import ControllerMetrics
 from mpi_operator.kube.metrics import RestClientMetrics, WorkqueueMetrics
 from mpi_operator.render import parser as render_parser
-from mpi_operator.sandbox.cli import parser as sandbox_parser
+from mpi_operator.sandbox_command import parser as sandbox_parser
 from tests.conftest import REPO
 
 DOCS = REPO / "docs"

@@ -171,6 +171,15 @@ def test_operator_image_final_stage_has_no_build_tools() -> None:
     assert copies == ["--from=builder /opt/mpi-operator /opt/mpi-operator"]
 
 
+def test_operator_image_installs_the_wheel_without_extras() -> None:
+    """The base dependencies only: the sandbox extra (tests/packaging shows the operator runs without it)."""
+    builder = read_stages(IMAGES / "operator/Dockerfile")[1][0]
+    installs = [r.args for r in builder.all("RUN") if "install" in r.args]
+    assert len(installs) == 1 and "/wheels/*.whl" in installs[0]
+    assert "[" not in installs[0] and "sandbox" not in installs[0]
+    assert "--no-deps" not in installs[0].split("install", 1)[1]
+
+
 def test_operator_image_runs_mpi_operator_run_as_the_deployment_user() -> None:
     _, final = _final(IMAGES / "operator/Dockerfile")
     assert final.all("ENTRYPOINT")[-1].exec_form() == ["mpi-operator"]

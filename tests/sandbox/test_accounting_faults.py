@@ -8,7 +8,7 @@ import pytest
 from kubernetes_asyncio import client
 
 from mpi_operator.sandbox import Sandbox
-from mpi_operator.sandbox.faults import Faults
+from mpi_operator.sandbox.apiserver.faults import Faults
 from tests.sandbox.conftest import Http, unique
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")

@@ -91,6 +91,18 @@ async def test_graceful_pod_delete_waits_for_kubelet_unless_unscheduled(http: Ht
     assert not await exists(http, f"{PODS}/{name}")
 
 
+async def test_a_fractional_grace_period_is_refused_not_rounded_to_a_force_delete(http: Http,
+                                                                                 sandbox: Sandbox) -> None:
+    name = unique("gp")
+    await http.post(PODS, {"metadata": {"name": name}, "spec": {"nodeName": "node-1", "containers": [
+        {"name": "c", "image": "b"}]}})
+    r = await http.delete(f"{PODS}/{name}", {"gracePeriodSeconds": 0.2})  # an int64 in DeleteOptions
+    assert r.status == 400 and "gracePeriodSeconds" in r.body["message"]
+    pod = (await http.get(f"{PODS}/{name}")).body
+    assert "deletionTimestamp" not in pod["metadata"], "nothing was deleted"
+    sandbox.store.delete("pods", "default", name, {"gracePeriodSeconds": 0})
+
+
 async def test_background_propagation_collects_dependents(http: Http) -> None:
     owner = (await http.post(JOBS, job(unique("bg")))).body
     dep = unique("dep")

@@ -14,7 +14,7 @@ import orjson
 import pytest
 
 from mpi_operator.sandbox import Sandbox
-from mpi_operator.sandbox.body import MAX_REQUEST_BODY_BYTES
+from mpi_operator.sandbox.wire.body import MAX_REQUEST_BODY_BYTES
 from tests.sandbox.conftest import Http, kubectl, unique
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mpi_operator.sandbox.cel import collect_rules, evaluate_validations, rule_compile_errors
+from mpi_operator.sandbox.admission.cel import collect_rules, evaluate_validations, rule_compile_errors
 
 SCHEMA: dict[str, Any] = {
     "type": "object",

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from mpi_operator.sandbox.jsonpath import JSONPathError, find
+from mpi_operator.sandbox.wire.jsonpath import JSONPathError, find
 
 JOB: dict[str, Any] = {
     "metadata": {"name": "pi", "labels": {"app.kubernetes.io/name": "pi"}},

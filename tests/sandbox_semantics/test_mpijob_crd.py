@@ -11,10 +11,11 @@ import pytest
 import yaml
 
 from mpi_operator.api.crd import crd_manifest
-from mpi_operator.sandbox.cel import evaluate_validations, rule_compile_errors
-from mpi_operator.sandbox.schema import apply_schema_defaults, prune_unknown_fields, validate_against_schema
-from mpi_operator.sandbox.table import to_table
-from tests.conftest import examples_dir
+from mpi_operator.sandbox.admission.cel import evaluate_validations, rule_compile_errors
+from mpi_operator.sandbox.admission.schema import apply_schema_defaults, prune_unknown_fields, validate_against_schema
+from mpi_operator.sandbox.crds import mpijob_crd
+from mpi_operator.sandbox.wire.table import to_table
+from tests.conftest import REPO, examples_dir
 
 VERSION = crd_manifest()["spec"]["versions"][0]
 SCHEMA: dict[str, Any] = VERSION["schema"]["openAPIV3Schema"]
@@ -32,6 +33,14 @@ def admitted(obj: dict[str, Any]) -> dict[str, Any]:
     prune_unknown_fields(stored, SCHEMA)
     apply_schema_defaults(stored, SCHEMA)
     return stored
+
+
+def test_the_sandbox_serves_the_crd_file_that_ships() -> None:
+    shipped = REPO / "manifests" / "base" / "kubeflow.org_mpijobs.yaml"
+    packaged = REPO / "mpi_operator" / "sandbox" / "manifests" / "kubeflow.org_mpijobs.yaml"
+    assert packaged.read_bytes() == shipped.read_bytes(), "the sandbox's copy of the CRD is stale: run `make manifests`"
+    assert mpijob_crd() == yaml.safe_load(shipped.read_text()) == crd_manifest()
+    assert mpijob_crd() is not mpijob_crd()
 
 
 def test_every_crd_rule_compiles() -> None:

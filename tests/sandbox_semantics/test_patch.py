@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from mpi_operator.sandbox.patch import PatchError, json_merge_patch, json_patch, strategic_merge_patch
+from mpi_operator.sandbox.wire.patch import PatchError, json_merge_patch, json_patch, strategic_merge_patch
 
 
 def pod() -> dict[str, Any]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from mpi_operator.sandbox.schema import apply_schema_defaults, prune_unknown_fields, validate_against_schema
+from mpi_operator.sandbox.admission.schema import apply_schema_defaults, prune_unknown_fields, validate_against_schema
 
 QUANTITY = (
     r"^(\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))))?$"

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mpi_operator.sandbox.selectors import (
+from mpi_operator.sandbox.wire.selectors import (
     SelectorError,
     label_selector_from_dict,
     parse_field_selector,

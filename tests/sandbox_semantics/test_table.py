@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from mpi_operator.sandbox.table import human_duration, to_table
+from mpi_operator.sandbox.wire.table import human_duration, to_table
 
 NOW = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
 

@@ -3,7 +3,7 @@ net.NewWarningHeader): RFC 7234 quoted strings, duplicates dropped, 4096 charact
 
 from __future__ import annotations
 
-from mpi_operator.sandbox.server import warning_headers
+from mpi_operator.sandbox.apiserver.server import warning_headers
 
 
 def test_warning_headers_are_rfc_7234_quoted_strings_deduplicated_and_bounded() -> None:

@@ -15,9 +15,9 @@ import pytest_asyncio
 from kubernetes_asyncio import client, config
 
 from mpi_operator.sandbox import Sandbox
+from mpi_operator.sandbox.apiserver.changes import Change
+from mpi_operator.sandbox.apiserver.storage import Storage
 from mpi_operator.sandbox.cluster import Cluster, JobControllerOptions, KubeletOptions, SimulationOptions
-from mpi_operator.sandbox.events import Event
-from mpi_operator.sandbox.store import Store
 
 Obj = dict[str, Any]
 FAST = KubeletOptions(schedule_delay=0.0, start_delay=0.02, run_seconds=0.3, restart_delay=0.02)
@@ -48,12 +48,12 @@ def unique(prefix: str) -> str:
     return f"{prefix}-{os.urandom(3).hex()}"
 
 
-async def until(store: Store, predicate: Callable[[], Any], timeout: float = 5.0) -> Any:  # noqa: ASYNC109
+async def until(store: Storage, predicate: Callable[[], Any], timeout: float = 5.0) -> Any:  # noqa: ASYNC109
     """Wait until `predicate()` is truthy, re-checking after every commit; returns its value."""
     loop = asyncio.get_running_loop()
     done: asyncio.Future[Any] = loop.create_future()
 
-    def check(_ev: Event | None = None) -> None:
+    def check(_ev: Change | None = None) -> None:
         if done.done():
             return
         try:
@@ -75,12 +75,12 @@ async def until(store: Store, predicate: Callable[[], Any], timeout: float = 5.0
 class History:
     """Every committed (type, resource key, object) for which `keep(event)` holds, in commit order."""
 
-    def __init__(self, store: Store, keep: Callable[[Event], bool]) -> None:
-        self.events: list[Event] = []
+    def __init__(self, store: Storage, keep: Callable[[Change], bool]) -> None:
+        self.events: list[Change] = []
         self._keep = keep
         self._unlisten = store.listen(self._on)
 
-    def _on(self, ev: Event) -> None:
+    def _on(self, ev: Change) -> None:
         if self._keep(ev):
             self.events.append(ev)
 

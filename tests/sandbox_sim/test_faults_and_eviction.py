@@ -11,8 +11,8 @@ from kubernetes_asyncio import client
 from kubernetes_asyncio.client.exceptions import ApiException
 
 from mpi_operator.sandbox import Sandbox
+from mpi_operator.sandbox.apiserver.faults import Faults
 from mpi_operator.sandbox.cluster import Cluster
-from mpi_operator.sandbox.faults import Faults
 from tests.sandbox_sim.conftest import condition, pod_body, unique, until
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -84,7 +84,7 @@ async def test_debug_evict_is_a_node_pressure_eviction(sandbox: Sandbox, cluster
     target = condition(pod, "DisruptionTarget")
     assert target is not None and target["reason"] == "TerminationByKubelet"
     terminated = pod["status"]["containerStatuses"][0]["state"]["terminated"]
-    assert terminated["exitCode"] == 137
+    assert terminated["exitCode"] == 143  # killed with SIGTERM first, and the simulated container stops on it
     assert sandbox.store.find("pods", NS, name) is not None  # the kubelet does not delete evicted pods
 
 

@@ -9,8 +9,8 @@ import pytest_asyncio
 
 from mpi_operator.sandbox import Sandbox
 from mpi_operator.sandbox.cluster import JobControllerOptions, SimulationOptions
-from mpi_operator.sandbox.jobcontroller import JOBS
-from mpi_operator.sandbox.kubelet import EXIT_CODE, RUN_SECONDS
+from mpi_operator.sandbox.cluster.annotations import EXIT_CODE, RUN_SECONDS
+from mpi_operator.sandbox.cluster.jobcontroller import JOBS
 from tests.sandbox_sim.conftest import FAST, History, condition, job_body, unique, until
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")

@@ -10,8 +10,8 @@ from kubernetes_asyncio.client.exceptions import ApiException
 
 from mpi_operator.sandbox import Sandbox
 from mpi_operator.sandbox.cluster import Cluster
-from mpi_operator.sandbox.jobcontroller import COMPLETION_INDEX, JOBS, TRACKING_FINALIZER
-from mpi_operator.sandbox.kubelet import EXIT_CODE, RUN_SECONDS, TERMINATION_SECONDS
+from mpi_operator.sandbox.cluster.annotations import EXIT_CODE, RUN_SECONDS, TERMINATION_SECONDS
+from mpi_operator.sandbox.cluster.jobcontroller import COMPLETION_INDEX, JOBS, TRACKING_FINALIZER
 from mpi_operator.sandbox.timefmt import parse_rfc3339
 from tests.sandbox_sim.conftest import History, condition, job_body, unique, until
 

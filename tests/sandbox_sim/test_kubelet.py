@@ -2,23 +2,26 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+
 import pytest
 from kubernetes_asyncio import client
 
 from mpi_operator.sandbox import Sandbox
 from mpi_operator.sandbox.cluster import Cluster
-from mpi_operator.sandbox.kubelet import (
+from mpi_operator.sandbox.cluster.annotations import (
     EVICT_AFTER,
     EXIT_CODE,
     FAILURES,
     LOGS,
-    NODE_NAME,
     READY_SECONDS,
     RUN_SECONDS,
     START_SECONDS,
     TERMINATION_SECONDS,
     UNSCHEDULABLE,
 )
+from mpi_operator.sandbox.cluster.kubelet import NODE_NAME
 from mpi_operator.sandbox.timefmt import parse_rfc3339
 from tests.sandbox_sim.conftest import History, condition, pod_body, unique, until
 
@@ -180,7 +183,23 @@ async def test_pod_active_deadline_fails_the_pod(sandbox: Sandbox, cluster: Clus
     await until(sandbox.store, lambda: phase(sandbox, name) == "Failed", timeout=4)
     status = sandbox.store.get("pods", NS, name)["status"]
     assert status["reason"] == "DeadlineExceeded"
-    assert status["containerStatuses"][0]["state"]["terminated"]["exitCode"] == 137
+    assert status["containerStatuses"][0]["state"]["terminated"]["exitCode"] == 143  # SIGTERM, within the grace
+
+
+async def test_pod_active_deadline_counts_from_admission_not_the_whole_second(sandbox: Sandbox,
+                                                                         cluster: Cluster) -> None:
+    """status.startTime keeps whole seconds only: read back, it would end a pod admitted at x.95 s at once."""
+    while time.time() % 1 < 0.9:  # noqa: ASYNC110 - waiting for a moment on the wall clock, not for an event
+        await asyncio.sleep(0.01)
+    name = unique("lateline")
+    body = pod_body(name, command=SSHD)
+    body["spec"]["activeDeadlineSeconds"] = 1
+    created = time.monotonic()
+    sandbox.store.create("pods", NS, body)
+    await until(sandbox.store, lambda: phase(sandbox, name) == "Failed", timeout=4)
+    assert time.monotonic() - created >= 1.0
+    terminated = sandbox.store.get("pods", NS, name)["status"]["containerStatuses"][0]["state"]["terminated"]
+    assert terminated["reason"] == "Error", "the container ran before the deadline"
 
 
 async def test_kubelet_events_when_enabled(sandbox: Sandbox, cluster: Cluster) -> None:

@@ -12,8 +12,8 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from mpi_operator.sandbox.jsonpath import JSONPathError, compile_path
-from mpi_operator.sandbox.selectors import SelectorError, label_selector_from_dict
+from mpi_operator.sandbox.wire.jsonpath import JSONPathError, compile_path
+from mpi_operator.sandbox.wire.selectors import SelectorError, label_selector_from_dict
 
 Row = dict[str, Any]
 Cell = Any

@@ -13,8 +13,8 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable
 from typing import Any, Protocol
 
-from mpi_operator.sandbox.events import ADDED, DELETED, MODIFIED, Event
-from mpi_operator.sandbox.resources import ResourceInfo
+from mpi_operator.sandbox.apiserver.changes import ADDED, DELETED, MODIFIED, Change
+from mpi_operator.sandbox.apiserver.resources import ResourceInfo
 
 
 class Matcher(Protocol):
@@ -32,13 +32,13 @@ class Watcher:
         self.namespace = namespace
         self.matcher = matcher
         self.max_queue = max_queue
-        self.queue: deque[Event] = deque()
+        self.queue: deque[Change] = deque()
         self.overflowed = False
         self.closed = False
         self._wakeup = asyncio.Event()
         self._on_close = on_close
 
-    def offer(self, ev: Event) -> None:
+    def offer(self, ev: Change) -> None:
         """Called by the store inside the write path: O(1), never blocks, never raises."""
         if self.closed or (self.namespace is not None and ev.namespace != self.namespace):
             return
@@ -48,13 +48,13 @@ class Watcher:
             self.queue.append(ev)
         self._wakeup.set()
 
-    def preload(self, events: list[Event]) -> None:
+    def preload(self, events: list[Change]) -> None:
         """Initial ADDED events and replayed history, queued before live events (not counted in the bound)."""
         self.queue.extend(events)
         if events:
             self._wakeup.set()
 
-    def transform(self, ev: Event) -> tuple[str, dict[str, Any]] | None:
+    def transform(self, ev: Change) -> tuple[str, dict[str, Any]] | None:
         """The (type, object) this watcher must send for `ev`, or None when the selectors hide it."""
         m = self.matcher
         if m is None:
@@ -76,7 +76,7 @@ class Watcher:
             return DELETED, gone
         return None
 
-    async def next(self, timeout: float | None) -> Event | None:  # noqa: ASYNC109
+    async def next(self, timeout: float | None) -> Change | None:  # noqa: ASYNC109
         """The next queued event, None after `timeout` seconds without one; WatchOverflow once overflowed."""
         while not self.queue:
             if self.overflowed or self.closed:
@@ -90,12 +90,12 @@ class Watcher:
             raise WatchOverflow()
         return self.queue.popleft()
 
-    def drain(self, limit: int) -> list[Event]:
+    def drain(self, limit: int) -> list[Change]:
         """Up to `limit` more queued events without waiting (WatchOverflow once overflowed)."""
         if self.overflowed:
             raise WatchOverflow()
         q = self.queue
-        out: list[Event] = []
+        out: list[Change] = []
         while q and len(out) < limit:
             out.append(q.popleft())
         return out
@@ -106,7 +106,7 @@ class Watcher:
             self._wakeup.set()
             self._on_close(self)
 
-    async def __aiter__(self) -> AsyncIterator[tuple[str, dict[str, Any], Event]]:
+    async def __aiter__(self) -> AsyncIterator[tuple[str, dict[str, Any], Change]]:
         """In-process use: yields (type, object, event) after selector filtering until closed or overflowed."""
         try:
             while True:

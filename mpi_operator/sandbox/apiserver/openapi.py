@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from mpi_operator.sandbox.resources import Registry, ResourceInfo
+from mpi_operator.sandbox.apiserver.resources import Registry, ResourceInfo
 
 _PARAMS = [{"name": n, "in": "query", "schema": {"type": "string"}, "uniqueItems": True}
            for n in ("dryRun", "fieldManager", "fieldValidation", "force")]

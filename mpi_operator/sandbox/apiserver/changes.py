@@ -1,8 +1,9 @@
-"""The change record the store emits for every committed write, shared by the watch log and all subscribers.
+"""The change record the storage emits for every committed write, shared by the watch log and all subscribers.
 
-An `Event` is immutable once built; its serialized watch line is computed at most once however many watchers
-send it. `object` is the state after the write (for DELETED: the last state, carrying the deletion's
-resourceVersion); `old` is the state before, used by filtered watches to detect enter/leave transitions.
+A `Change` (what a watch sends as an event: ADDED, MODIFIED, DELETED) is immutable once built; its serialized
+watch line is computed at most once however many watchers send it. `object` is the state after the write (for
+DELETED: the last state, carrying the deletion's resourceVersion); `old` is the state before, used by filtered
+watches to detect enter/leave transitions.
 """
 
 from __future__ import annotations
@@ -12,12 +13,12 @@ from typing import Any
 
 import orjson
 
-from mpi_operator.sandbox.resources import ResourceInfo
+from mpi_operator.sandbox.apiserver.resources import ResourceInfo
 
 ADDED, MODIFIED, DELETED, BOOKMARK, ERROR = "ADDED", "MODIFIED", "DELETED", "BOOKMARK", "ERROR"
 
 
-class Event:
+class Change:
     __slots__ = ("_line", "at", "info", "name", "namespace", "object", "old", "rv", "type")
 
     def __init__(self, type_: str, rv: int, info: ResourceInfo, obj: dict[str, Any],
@@ -40,4 +41,4 @@ class Event:
         return self._line
 
     def __repr__(self) -> str:
-        return f"Event({self.type} {self.info.key} {self.namespace}/{self.name} rv={self.rv})"
+        return f"Change({self.type} {self.info.key} {self.namespace}/{self.name} rv={self.rv})"

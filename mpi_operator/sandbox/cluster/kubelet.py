@@ -1,9 +1,10 @@
-"""Simulated scheduler and kubelet for one node: binds pods, runs them on timers, stops them on deletion.
+"""Simulated scheduler and kubelet for one node: binds pods, runs them on timers, kills them when deleted.
 
 A store listener only notes which pods changed; a deferred pass compares each pod with what the node should do
 next (bind, start, become ready, exit, restart, terminate) and arms at most one asyncio timer per action. Every
-change is an ordinary store write, so clients see the same watch events a real node produces. What a pod does
-is chosen by annotations (`ANNOTATIONS` below, prefix `sandbox.mpi-operator/`); without them Job-like pods
+change is an ordinary store write, so clients see the same watch events a real node produces. A kill (deletion,
+eviction, active deadline) is SIGTERM then SIGKILL after the grace period, as the node agent's. What a pod does
+is chosen by annotations (`annotations.py`, prefix `sandbox.mpi-operator/`); without them Job-like pods
 succeed after `run_seconds` and MPI worker pods (sshd, role `worker`, restartPolicy Always) run until deleted.
 """
 
@@ -20,57 +21,42 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from mpi_operator.api.constants import JOB_ROLE_LABEL
-from mpi_operator.sandbox.changequeue import ChangeQueue
+from mpi_operator.sandbox.apiserver.changes import DELETED, Change
+from mpi_operator.sandbox.apiserver.storage import Storage, deep_copy
+from mpi_operator.sandbox.cluster.annotations import (
+    EVICT_AFTER,
+    EXIT_CODE,
+    FAILURES,
+    LOGS,
+    READY_SECONDS,
+    RUN_SECONDS,
+    START_SECONDS,
+    TERMINATION_SECONDS,
+    UNSCHEDULABLE,
+    integer,
+    is_long_running,
+    seconds,
+)
+from mpi_operator.sandbox.cluster.changequeue import ChangeQueue
+from mpi_operator.sandbox.cluster.recorder import EventRecorder
 from mpi_operator.sandbox.errors import ApiError
-from mpi_operator.sandbox.events import DELETED, Event
-from mpi_operator.sandbox.recorder import EventRecorder
-from mpi_operator.sandbox.store import Store, deep_copy
 from mpi_operator.sandbox.timefmt import now_rfc3339, parse_rfc3339
 
 log = logging.getLogger(__name__)
 Obj = dict[str, Any]
 
-PREFIX = "sandbox.mpi-operator/"
-EXIT_CODE = PREFIX + "exit-code"              # int: exit code of every container when it ends (default 0)
-RUN_SECONDS = PREFIX + "run-seconds"          # float: running time before exit; "inf"/"forever"/"-1": never exits
-FAILURES = PREFIX + "failures"                # int N: the first N runs (per controlling owner, else per pod) fail
-START_SECONDS = PREFIX + "start-seconds"      # float: delay from binding to Running (ContainerCreating meanwhile)
-READY_SECONDS = PREFIX + "ready-seconds"      # float: delay from Running to Ready; "inf": never ready
-UNSCHEDULABLE = PREFIX + "unschedulable"      # "true": never bound (PodScheduled=False, Unschedulable)
-EVICT_AFTER = PREFIX + "evict-after-seconds"  # float: node-pressure eviction this long after starting
-TERMINATION_SECONDS = PREFIX + "termination-seconds"  # float: time to stop after deletion (capped by the grace)
-LOGS = PREFIX + "logs"                        # text: what `kubectl logs` prints (default: a line about the run)
-ANNOTATIONS = (EXIT_CODE, RUN_SECONDS, FAILURES, START_SECONDS, READY_SECONDS, UNSCHEDULABLE, EVICT_AFTER,
-               TERMINATION_SECONDS, LOGS)
-
 NODE_NAME = "sandbox-node"
 HOST_IP = "10.0.0.10"
 TERMINAL = ("Succeeded", "Failed")
-SIGTERM_EXIT = 143
+SIGTERM_EXIT, SIGKILL_EXIT = 143, 137
+# The kubelet's container runtime manager never gives a container less than this to stop
+# (kuberuntime's minimumGracePeriodInSeconds), so even a hard eviction's grace 0 sends SIGTERM first.
+MINIMUM_GRACE_SECONDS = 2.0
+DEFAULT_GRACE_SECONDS = 30.0  # spec.terminationGracePeriodSeconds when unset
 
 
 def _now() -> str:
     return now_rfc3339()
-
-
-def _float(text: str | None, default: float) -> float:
-    if text is None:
-        return default
-    value = text.strip().lower()
-    if value in ("inf", "forever", "never", "-1"):
-        return math.inf
-    try:
-        return max(float(value), 0.0)
-    except ValueError:
-        return default
-
-
-def _int(text: str | None, default: int) -> int:
-    try:
-        return int(text) if text is not None else default
-    except ValueError:
-        return default
 
 
 def set_condition(conditions: list[Obj], type_: str, status: str, now: str, reason: str | None = None,
@@ -109,26 +95,27 @@ def _container_id(pod_uid: str, name: str, restarts: int) -> str:
     return "containerd://" + hashlib.sha256(f"{pod_uid}/{name}/{restarts}".encode()).hexdigest()
 
 
-def is_long_running(pod: Obj) -> bool:
-    """Pods that serve until deleted by default: MPI workers (sshd or role label) and restartPolicy Always."""
-    meta, spec = pod["metadata"], pod.get("spec") or {}
-    if (meta.get("labels") or {}).get(JOB_ROLE_LABEL) == "worker":
-        return True
-    if spec.get("restartPolicy", "Always") == "Always":
-        return True
-    for c in spec.get("containers") or []:
-        if any("sshd" in str(word) for word in (c.get("command") or []) + (c.get("args") or [])[:1]):
-            return True
-    return False
+@dataclass(frozen=True)
+class _Kill:
+    """An eviction or deadline in progress: when the killed containers stop, their exit code, and why the pod fails."""
+
+    stopped_at: float  # time.monotonic()
+    exit_code: int
+    reason: str
+    message: str
+    disruption: str | None = None  # the DisruptionTarget condition's reason, if any
 
 
 @dataclass
 class _PodSim:
-    """What the node remembers about one pod: its armed timers and when its containers last started."""
+    """What the node remembers about one pod: its armed timers, when it was admitted (status.startTime) and its
+    containers last started (time.monotonic()), a kill in progress."""
 
     uid: str
     timers: dict[str, asyncio.TimerHandle] = field(default_factory=dict)
+    admitted: float | None = None
     started: float | None = None
+    kill: _Kill | None = None
 
     def cancel(self, *names: str) -> None:
         for name in names or list(self.timers):
@@ -140,7 +127,7 @@ class _PodSim:
 class Kubelet:
     """Scheduler and kubelet of the single simulated node `node_name`; delays are in seconds (0 allowed)."""
 
-    def __init__(self, store: Store, *, node_name: str = NODE_NAME, schedule_delay: float = 0.0,
+    def __init__(self, store: Storage, *, node_name: str = NODE_NAME, schedule_delay: float = 0.0,
                  start_delay: float = 0.05, run_seconds: float = 1.0, termination_seconds: float = 0.0,
                  restart_delay: float = 0.1, register_node: bool = True, events: bool = False) -> None:
         self.store = store
@@ -210,7 +197,7 @@ class Kubelet:
 
     # ------------------------------------------------------------------ change tracking
 
-    def _on_event(self, ev: Event) -> None:
+    def _on_event(self, ev: Change) -> None:
         if ev.info.key == "nodes" and ev.name == self.node_name:
             # Cordon, uncordon or removal of the node: unbound pods get another look.
             for pod in self.store.iter_objects("pods"):
@@ -233,7 +220,7 @@ class Kubelet:
         if pod is not None:
             self._reconcile(pod)
 
-    def _arm(self, sim: _PodSim, name: str, delay: float, action: Callable[[str], None]) -> None:
+    def _arm(self, sim: _PodSim, name: str, delay: float, action: Callable[[str], object]) -> None:
         """Arm timer `name` unless it is already armed; the action re-reads the pod by uid when it fires."""
         if name in sim.timers or math.isinf(delay) or self._loop is None:
             return
@@ -266,10 +253,13 @@ class Kubelet:
             else:
                 self._pods.pop(uid, None)  # nothing left to do for this pod on the node
             return
+        if sim.kill is not None:
+            # Evicted or past its deadline: the containers are stopping; a deletion waits for them (as a kill does).
+            self._arm(sim, "killed", sim.kill.stopped_at - time.monotonic(), self._killed)
+            return
         if meta.get("deletionTimestamp"):
             sim.cancel("bind", "start", "ready", "exit", "evict", "deadline")
-            grace = float(meta.get("deletionGracePeriodSeconds") or 0)
-            delay = min(_float(annotations.get(TERMINATION_SECONDS), self.termination_seconds), grace)
+            delay, _ = self._kill(pod, float(meta.get("deletionGracePeriodSeconds") or 0))
             self._arm(sim, "terminate", delay, self._terminate)
             return
         if not spec.get("nodeName"):
@@ -281,12 +271,13 @@ class Kubelet:
             return
         deadline = spec.get("activeDeadlineSeconds")
         if deadline is not None and status.get("startTime"):
-            left = parse_rfc3339(status["startTime"]) + float(deadline) - time.time()
-            self._arm(sim, "deadline", left, self._deadline)
+            if sim.admitted is None:  # admitted before this kubelet started: startTime, which has whole seconds only
+                sim.admitted = time.monotonic() - (time.time() - parse_rfc3339(status["startTime"]))
+            self._arm(sim, "deadline", sim.admitted + float(deadline) - time.monotonic(), self._deadline)
         statuses = status.get("containerStatuses") or []
         running = bool(statuses) and all("running" in (s.get("state") or {}) for s in statuses)
         if phase == "Pending" or not running:
-            delay = _float(annotations.get(START_SECONDS), self.start_delay)
+            delay = seconds(annotations.get(START_SECONDS), self.start_delay)
             if phase == "Running":
                 delay = self.restart_delay  # back-off of a container restarting in place
             self._arm(sim, "start", delay, self._start)
@@ -295,11 +286,11 @@ class Kubelet:
             sim.started = time.monotonic()
         elapsed = time.monotonic() - sim.started
         if not condition_true(pod, "ContainersReady"):
-            self._arm(sim, "ready", _float(annotations.get(READY_SECONDS), 0.0) - elapsed, self._ready)
+            self._arm(sim, "ready", seconds(annotations.get(READY_SECONDS), 0.0) - elapsed, self._ready)
         if EVICT_AFTER in annotations:
-            self._arm(sim, "evict", _float(annotations[EVICT_AFTER], math.inf) - elapsed, self._evict_timer)
+            self._arm(sim, "evict", seconds(annotations[EVICT_AFTER], math.inf) - elapsed, self._evict_timer)
         default_run = math.inf if is_long_running(pod) else self.run_seconds
-        self._arm(sim, "exit", _float(annotations.get(RUN_SECONDS), default_run) - elapsed, self._exit)
+        self._arm(sim, "exit", seconds(annotations.get(RUN_SECONDS), default_run) - elapsed, self._exit)
 
     # ------------------------------------------------------------------ actions (each re-reads the pod)
 
@@ -353,7 +344,7 @@ class Kubelet:
         self.scheduler_events.event(pod, "Normal", "Scheduled", f"Successfully assigned {meta['namespace']}/"
                                     f"{meta['name']} to {self.node_name}")
         annotations = meta.get("annotations") or {}
-        if _float(annotations.get(START_SECONDS), self.start_delay) <= 0:
+        if seconds(annotations.get(START_SECONDS), self.start_delay) <= 0:
             return  # the start writes every condition at once: one status write fewer per pod
         now = _now()
         status = deep_copy(pod.get("status") or {})
@@ -374,7 +365,10 @@ class Kubelet:
                           "containers with unready status: " + self._names(pod))
         status.setdefault("hostIP", HOST_IP)
         status.setdefault("hostIPs", [{"ip": HOST_IP}])
-        status.setdefault("startTime", now)
+        if "startTime" not in status:
+            status["startTime"] = now  # to the second; the deadline counts from this exact moment
+            uid = pod["metadata"]["uid"]
+            self._pods.setdefault(uid, _PodSim(uid)).admitted = time.monotonic()
 
     @staticmethod
     def _names(pod: Obj) -> str:
@@ -398,7 +392,7 @@ class Kubelet:
         status = deep_copy(pod.get("status") or {})
         self._admit(pod, status, now)
         annotations = pod["metadata"].get("annotations") or {}
-        ready = _float(annotations.get(READY_SECONDS), 0.0) <= 0
+        ready = seconds(annotations.get(READY_SECONDS), 0.0) <= 0
         old = {s.get("name"): s for s in status.get("containerStatuses") or []}
         statuses = []
         for c in pod["spec"].get("containers") or []:
@@ -441,8 +435,8 @@ class Kubelet:
 
     def _exit_code(self, pod: Obj) -> int:
         annotations = pod["metadata"].get("annotations") or {}
-        code = _int(annotations.get(EXIT_CODE), 0)
-        failures = _int(annotations.get(FAILURES), 0)
+        code = integer(annotations.get(EXIT_CODE), 0)
+        failures = integer(annotations.get(FAILURES), 0)
         if failures <= 0:
             return code
         owner = next((r.get("uid", "") for r in pod["metadata"].get("ownerReferences") or [] if r.get("controller")),
@@ -514,9 +508,20 @@ class Kubelet:
                 s["state"] = {"terminated": {"exitCode": code, "reason": "Error", "startedAt": state["running"].get(
                     "startedAt", now), "finishedAt": now, "containerID": s.get("containerID", "")}}
             else:
-                s["state"] = {"terminated": {"exitCode": 137, "reason": "ContainerStatusUnknown", "message":
+                s["state"] = {"terminated": {"exitCode": SIGKILL_EXIT, "reason": "ContainerStatusUnknown", "message":
                                              "The container could not be located when the pod was terminated"}}
         return all_succeeded
+
+    def _kill(self, pod: Obj, grace: float) -> tuple[float, int]:
+        """How killing the containers ends: SIGTERM, then SIGKILL once the grace period (at least 2 s) is over.
+
+        Returns how long they take to stop (`termination-seconds`, capped by the grace) and the exit code they report:
+        143 when they stop on SIGTERM, 137 when they would outlast the grace.
+        """
+        grace = max(grace, MINIMUM_GRACE_SECONDS)
+        annotations = pod["metadata"].get("annotations") or {}
+        takes = seconds(annotations.get(TERMINATION_SECONDS), self.termination_seconds)
+        return min(takes, grace), SIGTERM_EXIT if takes <= grace else SIGKILL_EXIT
 
     def _terminate(self, uid: str) -> None:
         """Graceful deletion: stop the containers, record the terminal phase, then delete with grace 0."""
@@ -528,7 +533,8 @@ class Kubelet:
         for s in status.get("containerStatuses") or []:
             if "running" in (s.get("state") or {}):
                 self.events.event(pod, "Normal", "Killing", f"Stopping container {s.get('name', '')}")
-        succeeded = self._stop_containers(pod, status, now, SIGTERM_EXIT)
+        _, code = self._kill(pod, float(pod["metadata"].get("deletionGracePeriodSeconds") or 0))
+        succeeded = self._stop_containers(pod, status, now, code)
         self._finish(status, "Succeeded" if succeeded else "Failed", now)
         self._write_status(pod, status)
         self._remove(uid)
@@ -550,40 +556,57 @@ class Kubelet:
     # ------------------------------------------------------------------ on demand
 
     def evict(self, namespace: str, name: str, message: str = "The node was low on resource: memory. ") -> Obj:
-        """Node-pressure eviction: phase Failed, reason Evicted, DisruptionTarget (TerminationByKubelet).
+        """Node-pressure eviction: the containers are killed (a hard eviction's grace 0, so the 2 s minimum), then
+        phase Failed, reason Evicted, DisruptionTarget (TerminationByKubelet).
 
-        The pod object stays (its controller counts it as failed and deletes it); raises ApiError 404 when absent.
+        Returns the pod: failed already when its containers stop at once, else as it is while they stop. The pod
+        object stays (its controller counts it as failed and deletes it); raises ApiError 404 when absent.
         """
         pod = self.store.get("pods", namespace, name)
         if (pod.get("status") or {}).get("phase") in TERMINAL:
             return pod
-        now = _now()
-        status = deep_copy(pod.get("status") or {})
-        self._stop_containers(pod, status, now, 137)
-        set_condition(status.setdefault("conditions", []), "DisruptionTarget", "True", now, "TerminationByKubelet",
-                      message.strip())
-        self._finish(status, "Failed", now)
-        status["reason"] = "Evicted"
-        status["message"] = message
-        sim = self._pods.get(pod["metadata"]["uid"])
-        if sim is not None:
-            sim.cancel()
         self.events.event(pod, "Warning", "Evicted", message.strip())
-        return self._write_status(pod, status)
+        return self._fail(pod, 0, "Evicted", message, "TerminationByKubelet")
 
     def _deadline(self, uid: str) -> None:
-        """spec.activeDeadlineSeconds passed since status.startTime: the kubelet kills the pod and fails it."""
+        """spec.activeDeadlineSeconds passed since status.startTime: the kubelet kills the pod (with its grace
+        period) and fails it."""
         pod = self._current(uid)
         if pod is None or pod["metadata"].get("deletionTimestamp"):
             return
-        now = _now()
+        message = "Pod was active on the node longer than the specified deadline"
+        self.events.event(pod, "Warning", "DeadlineExceeded", message)
+        grace = (pod.get("spec") or {}).get("terminationGracePeriodSeconds")
+        self._fail(pod, DEFAULT_GRACE_SECONDS if grace is None else float(grace), "DeadlineExceeded", message)
+
+    def _fail(self, pod: Obj, grace: float, reason: str, message: str, disruption: str | None = None) -> Obj:
+        """Kill the containers (`_kill`); the pod fails with `reason` once they have stopped (now, if at once)."""
+        uid = pod["metadata"]["uid"]
+        sim = self._pods.setdefault(uid, _PodSim(uid))
+        if sim.kill is not None:
+            return pod  # already being killed
+        sim.cancel()
+        delay, code = self._kill(pod, grace)
+        sim.kill = _Kill(time.monotonic() + delay, code, reason, message, disruption)
+        if delay > 0:
+            self._arm(sim, "killed", delay, self._killed)
+            return pod
+        return self._killed(uid) or pod
+
+    def _killed(self, uid: str) -> Obj | None:
+        """The killed containers have stopped: they are terminated and the pod Failed, for the kill's reason."""
+        pod, sim = self._current(uid), self._pods.get(uid)
+        if pod is None or sim is None or sim.kill is None:
+            return None
+        kill, now = sim.kill, _now()
         status = deep_copy(pod.get("status") or {})
-        self._stop_containers(pod, status, now, 137)
+        self._stop_containers(pod, status, now, kill.exit_code)
+        if kill.disruption is not None:
+            set_condition(status.setdefault("conditions", []), "DisruptionTarget", "True", now, kill.disruption,
+                          kill.message.strip())
         self._finish(status, "Failed", now)
-        status["reason"] = "DeadlineExceeded"
-        status["message"] = "Pod was active on the node longer than the specified deadline"
-        self.events.event(pod, "Warning", "DeadlineExceeded", status["message"])
-        self._write_status(pod, status)
+        status["reason"], status["message"] = kill.reason, kill.message
+        return self._write_status(pod, status)
 
 
 def pod_logs(pod: Obj, query: dict[str, str]) -> str:

@@ -14,17 +14,17 @@ import contextlib
 import logging
 from typing import Any
 
+from mpi_operator.sandbox.admission.strategies import CRD_CLEANUP_FINALIZER
+from mpi_operator.sandbox.apiserver.changes import DELETED, Change
+from mpi_operator.sandbox.apiserver.storage import CRD_KEY, Storage, deep_copy
 from mpi_operator.sandbox.errors import ApiError
-from mpi_operator.sandbox.events import DELETED, Event
-from mpi_operator.sandbox.store import CRD_KEY, Store, deep_copy
-from mpi_operator.sandbox.strategies import CRD_CLEANUP_FINALIZER
 
 log = logging.getLogger(__name__)
 Obj = dict[str, Any]
 
 
 class GarbageCollector:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Storage) -> None:
         self.store = store
         self._dependents: set[str] = set()  # uids of objects whose owners must be checked
         self._owners: set[str] = set()  # uids of owners being deleted with a GC finalizer
@@ -48,7 +48,7 @@ class GarbageCollector:
     def idle(self) -> bool:
         return not (self._dependents or self._owners or self._namespaces or self._crds)
 
-    def _on_event(self, ev: Event) -> None:
+    def _on_event(self, ev: Change) -> None:
         meta = ev.object["metadata"]
         uid = meta["uid"]
         if ev.type == DELETED:

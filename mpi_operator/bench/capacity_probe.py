@@ -1,8 +1,9 @@
-"""Sandbox capacity: HTTP writes per second and watch fan-out with no lost event, measured across processes.
+"""The sandbox's capacity probe: HTTP writes per second and watch fan-out with no lost event, every part its own
+process: the API server (`mpi-operator sandbox`), P writer processes and one process of W watch streams, so the
+figure is the server's and not the Python client's (docs/sandbox.md, "Capacity").
 
-The API server runs in its own process (`mpi-operator sandbox`), writers and watchers in others, so the figure is
-the server's and not the Python client's. `measure()` returns the numbers; `python -m
-mpi_operator.sandbox.capacity` prints them (for `make bench`).
+`measure()` returns the numbers, `python -m mpi_operator.bench.capacity_probe` prints them. `make bench` measures
+the sandbox it runs the operator on with `sandbox_capacity.py` instead (the server in the benchmark's process).
 """
 
 from __future__ import annotations
@@ -106,10 +107,10 @@ async def measure(writes: int = 6000, writer_processes: int = 2, watchers: int =
         total = per_writer * writer_processes
         watcher_proc = None
         if watchers:
-            watcher_proc = await _run("mpi_operator.sandbox.capacity", "watch", url, rv, str(total), str(watchers),
+            watcher_proc = await _run("mpi_operator.bench.capacity_probe", "watch", url, rv, str(total), str(watchers),
                                       stdout=asyncio.subprocess.PIPE)
             await _ready(watcher_proc)
-        writers = [await _run("mpi_operator.sandbox.capacity", "write", url, str(per_writer), f"w{i}",
+        writers = [await _run("mpi_operator.bench.capacity_probe", "write", url, str(per_writer), f"w{i}",
                               str(concurrency), stdout=asyncio.subprocess.PIPE, stdin=asyncio.subprocess.PIPE)
                    for i in range(writer_processes)]
         for w in writers:
@@ -140,7 +141,7 @@ def main(argv: list[str]) -> int:
     if argv[:1] == ["watch"]:
         asyncio.run(_watchers(argv[1], argv[2], int(argv[3]), int(argv[4])))
         return 0
-    p = argparse.ArgumentParser(prog="python -m mpi_operator.sandbox.capacity")
+    p = argparse.ArgumentParser(prog="python -m mpi_operator.bench.capacity_probe")
     p.add_argument("--writes", type=int, default=6000)
     p.add_argument("--writers", type=int, default=2)
     p.add_argument("--watchers", type=int, default=10)

@@ -17,12 +17,12 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from mpi_operator.sandbox.changequeue import ChangeQueue
+from mpi_operator.sandbox.apiserver.changes import DELETED, Change
+from mpi_operator.sandbox.apiserver.storage import Storage, deep_copy
+from mpi_operator.sandbox.cluster.changequeue import ChangeQueue
+from mpi_operator.sandbox.cluster.kubelet import condition_true
+from mpi_operator.sandbox.cluster.recorder import EventRecorder
 from mpi_operator.sandbox.errors import ApiError
-from mpi_operator.sandbox.events import DELETED, Event
-from mpi_operator.sandbox.kubelet import condition_true
-from mpi_operator.sandbox.recorder import EventRecorder
-from mpi_operator.sandbox.store import Store, deep_copy
 from mpi_operator.sandbox.timefmt import now_rfc3339, parse_rfc3339
 
 log = logging.getLogger(__name__)
@@ -81,7 +81,7 @@ def _index(pod: Obj) -> int | None:
 class JobController:
     """Reconciles every batch/v1 Job in the store; `backoff_base` > 0 delays replacements after failures."""
 
-    def __init__(self, store: Store, *, sync_delay: float = 0.0, backoff_base: float = 0.0,
+    def __init__(self, store: Storage, *, sync_delay: float = 0.0, backoff_base: float = 0.0,
                  backoff_max: float = 600.0, events: bool = True) -> None:
         self.store = store
         self.sync_delay = sync_delay
@@ -118,7 +118,7 @@ class JobController:
 
     # ------------------------------------------------------------------ change tracking
 
-    def _on_event(self, ev: Event) -> None:
+    def _on_event(self, ev: Change) -> None:
         key = ev.info.key
         if key == JOBS:
             meta = ev.object["metadata"]

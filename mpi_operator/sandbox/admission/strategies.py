@@ -15,10 +15,10 @@ import itertools
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from mpi_operator.sandbox.admission.metadata import validate_config_keys, validate_labels
+from mpi_operator.sandbox.admission.podspec import validate_pod_spec
 from mpi_operator.sandbox.errors import bad_request, cause
-from mpi_operator.sandbox.podspec import validate_pod_spec
 from mpi_operator.sandbox.timefmt import now_rfc3339
-from mpi_operator.sandbox.validation import validate_config_keys, validate_labels
 
 JOB_NAME_LABELS = ("batch.kubernetes.io/job-name", "job-name")
 CONTROLLER_UID_LABELS = ("batch.kubernetes.io/controller-uid", "controller-uid")

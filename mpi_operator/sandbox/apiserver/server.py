@@ -23,23 +23,25 @@ import orjson
 from aiohttp import web
 from multidict import CIMultiDict
 
-from mpi_operator.sandbox import debug, openapi, protobuf, query
-from mpi_operator.sandbox.accounting import RequestLog, client_id
-from mpi_operator.sandbox.body import MAX_REQUEST_BODY_BYTES, decode, read_body, too_large
-from mpi_operator.sandbox.errors import ApiError, bad_request, expired, invalid, success_status
-from mpi_operator.sandbox.events import BOOKMARK, ERROR
-from mpi_operator.sandbox.faults import Faults
-from mpi_operator.sandbox.resources import (
+from mpi_operator.sandbox.admission.write_options import WriteOptions
+from mpi_operator.sandbox.apiserver import debug, openapi
+from mpi_operator.sandbox.apiserver.accounting import RequestLog, client_id
+from mpi_operator.sandbox.apiserver.changes import BOOKMARK, ERROR
+from mpi_operator.sandbox.apiserver.faults import Faults
+from mpi_operator.sandbox.apiserver.resources import (
     AGGREGATED_CONTENT_TYPE,
     ResourceInfo,
     aggregated_discovery,
     wants_aggregated_discovery,
 )
-from mpi_operator.sandbox.selectors import SelectorError, parse_field_selector, parse_label_selector
-from mpi_operator.sandbox.store import Obj, Store, WriteOptions
-from mpi_operator.sandbox.table import to_table
+from mpi_operator.sandbox.apiserver.storage import Obj, Storage
+from mpi_operator.sandbox.apiserver.watch import WatchOverflow
+from mpi_operator.sandbox.errors import ApiError, bad_request, expired, invalid, success_status
 from mpi_operator.sandbox.timefmt import now_rfc3339
-from mpi_operator.sandbox.watcher import WatchOverflow
+from mpi_operator.sandbox.wire import protobuf, query
+from mpi_operator.sandbox.wire.body import MAX_REQUEST_BODY_BYTES, decode, read_body, too_large
+from mpi_operator.sandbox.wire.selectors import SelectorError, parse_field_selector, parse_label_selector
+from mpi_operator.sandbox.wire.table import to_table
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +54,7 @@ JSON = "application/json"
 EXPIRED_CONTINUE = ("The provided continue parameter is too old to display a consistent list result. You can start "
                     "a new list without the continue parameter.")
 
-EvictionHook = Callable[[Store, str, str, dict[str, Any]], Awaitable[None] | None]
+EvictionHook = Callable[[Storage, str, str, dict[str, Any]], Awaitable[None] | None]
 LogHook = Callable[[Obj, dict[str, str]], str]
 
 
@@ -66,7 +68,7 @@ class Route:
 
 
 class ApiServer:
-    def __init__(self, store: Store, requests: RequestLog | None = None, faults: Faults | None = None,
+    def __init__(self, store: Storage, requests: RequestLog | None = None, faults: Faults | None = None,
                  bookmark_interval: float = 60.0) -> None:
         self.store = store
         self.requests = requests or RequestLog()
@@ -249,7 +251,7 @@ class ApiServer:
             if r.subresource not in (None, "status"):
                 raise ApiError(405, "MethodNotAllowed", "the server does not allow this method")
             ctype = request.headers.get("Content-Type", "")
-            from mpi_operator.sandbox.patching import patch_kind
+            from mpi_operator.sandbox.wire.patch_types import patch_kind
 
             kind = patch_kind(ctype)
             patch = await decode(await read_body(request), "error decoding patch", yaml_allowed=kind == "apply")

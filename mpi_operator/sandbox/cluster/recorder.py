@@ -10,15 +10,15 @@ import logging
 import time
 from typing import Any
 
+from mpi_operator.sandbox.apiserver.storage import Storage
 from mpi_operator.sandbox.errors import ApiError
-from mpi_operator.sandbox.store import Store
 from mpi_operator.sandbox.timefmt import now_rfc3339
 
 log = logging.getLogger(__name__)
 
 
 class EventRecorder:
-    def __init__(self, store: Store, component: str, enabled: bool = True) -> None:
+    def __init__(self, store: Storage, component: str, enabled: bool = True) -> None:
         self.store = store
         self.component = component
         self.enabled = enabled

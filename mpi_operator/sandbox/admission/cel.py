@@ -14,7 +14,7 @@ from typing import Any
 
 import cel
 
-from mpi_operator.sandbox.schema import INT_OR_STRING, Cause, Schema, cause, child_path, index_path, key_path
+from mpi_operator.sandbox.admission.schema import INT_OR_STRING, Cause, Schema, cause, child_path, index_path, key_path
 
 VALIDATIONS = "x-kubernetes-validations"
 _ABSENT = object()

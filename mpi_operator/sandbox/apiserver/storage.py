@@ -1,17 +1,19 @@
-"""The in-memory object store: one global resourceVersion, immutable snapshots, a bounded event log, fan-out.
+"""The in-memory storage (etcd and the registry in one): one global resourceVersion, immutable snapshots, a
+bounded log of changes, fan-out to watches and listeners.
 
 Every write (HTTP request, garbage collector, simulated kubelet or Job controller) goes through the synchronous
 methods below, so resourceVersion assignment, storage and event fan-out happen in one order with no await in
 between: concurrent writers are serialised by the event loop itself. Stored objects are never mutated; readers
 may hold them freely, writers build a new dict.
 
-In-process API (for simulators and tests; same semantics and errors as the HTTP API):
+In-process API (for simulators and tests; same semantics and errors as the HTTP API), `store` being a `Storage`
+(`Sandbox.store`):
     store.get(resource, namespace, name) / store.list(resource, namespace, label_selector=, field_selector=)
     store.create(resource, namespace, body) / update(...) / update(..., subresource="status")
     store.patch(resource, namespace, name, patch_type, patch, subresource=None)
       patch_type: "merge" | "json" | "strategic" | "apply" (or the full content types)
     store.delete(resource, namespace, name, {"propagationPolicy": ..., "gracePeriodSeconds": ...})
-    store.listen(callback) -> unsubscribe     # callback(Event) synchronously after every commit
+    store.listen(callback) -> unsubscribe     # callback(Change) synchronously after every commit
     store.watch(resource, namespace=None, resource_version=None, ...) -> Watcher   # `async for t, obj, ev in w`
 `resource` is the storage key: "pods", "jobs.batch", "mpijobs.kubeflow.org" (or a ResourceInfo). Failures raise
 `ApiError` carrying the HTTP code and Status reason a real server would answer with.
@@ -26,13 +28,17 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 
-from mpi_operator.sandbox import custom, strategies
-from mpi_operator.sandbox import patching as patches
+from mpi_operator.sandbox.admission import custom_resources, strategies
+from mpi_operator.sandbox.admission.metadata import validate_metadata
+from mpi_operator.sandbox.admission.unknown_fields import prune_builtin, report_unknown
+from mpi_operator.sandbox.admission.write_options import WriteOptions
+from mpi_operator.sandbox.apiserver.changes import ADDED, DELETED, MODIFIED, Change
+from mpi_operator.sandbox.apiserver.resources import Registry, ResourceInfo, infos_from_crd
+from mpi_operator.sandbox.apiserver.watch import Matcher, Watcher
 from mpi_operator.sandbox.errors import (
     ApiError,
     already_exists,
@@ -43,12 +49,8 @@ from mpi_operator.sandbox.errors import (
     invalid,
     not_found,
 )
-from mpi_operator.sandbox.events import ADDED, DELETED, MODIFIED, Event
-from mpi_operator.sandbox.resources import Registry, ResourceInfo, infos_from_crd
 from mpi_operator.sandbox.timefmt import now_rfc3339
-from mpi_operator.sandbox.unknown_fields import prune_builtin, report_unknown
-from mpi_operator.sandbox.validation import validate_metadata
-from mpi_operator.sandbox.watcher import Matcher, Watcher
+from mpi_operator.sandbox.wire import patch_types as patches
 
 logger = logging.getLogger(__name__)
 Obj = dict[str, Any]
@@ -65,20 +67,7 @@ def deep_copy(obj: Any) -> Any:
     return orjson.loads(orjson.dumps(obj))
 
 
-@dataclass
-class WriteOptions:
-    """Per-request write settings; `warnings` collects Warning headers (e.g. pruned unknown fields)."""
-
-    dry_run: bool = False
-    field_validation: str = "Warn"
-    field_manager: str = ""
-    force: bool = False
-    # Prune (and report) unknown fields of built-in kinds: on for HTTP requests, off for trusted in-process writers.
-    prune_builtin: bool = False
-    warnings: list[str] = field(default_factory=list)
-
-
-class Store:
+class Storage:
     def __init__(self, registry: Registry | None = None, *, history_size: int = 20000,
                  history_seconds: float = 300.0, watch_queue_size: int = 10000, first_rv: int | None = None) -> None:
         self.registry = registry or Registry()
@@ -87,13 +76,13 @@ class Store:
         self._objects: dict[str, dict[str, dict[str, Obj]]] = {}
         self._uids: dict[str, tuple[str, str, str]] = {}
         self._dependents: dict[str, set[tuple[str, str, str]]] = {}
-        self._log: deque[Event] = deque()
+        self._log: deque[Change] = deque()
         self._compacted = self._rv
         self.history_size = history_size
         self.history_seconds = history_seconds
         self.watch_queue_size = watch_queue_size
         self._watchers: dict[str, set[Watcher]] = {}
-        self._listeners: list[Callable[[Event], None]] = []
+        self._listeners: list[Callable[[Change], None]] = []
 
     # ------------------------------------------------------------------ reading
 
@@ -163,7 +152,7 @@ class Store:
 
     # ------------------------------------------------------------------ observing
 
-    def listen(self, callback: Callable[[Event], None]) -> Callable[[], None]:
+    def listen(self, callback: Callable[[Change], None]) -> Callable[[], None]:
         """Call `callback(event)` synchronously after every commit; returns the unsubscribe function."""
         self._listeners.append(callback)
         return lambda: self._listeners.remove(callback) if callback in self._listeners else None
@@ -177,10 +166,10 @@ class Store:
         info = self.info(resource)
         if namespace is not None and not info.namespaced:
             namespace = None
-        initial: builtins.list[Event] = []
+        initial: builtins.list[Change] = []
         if resource_version in (None, "", "0"):
             for obj in self.list(info, namespace, matcher)[0]:
-                initial.append(Event(ADDED, self._rv, info, obj, None))
+                initial.append(Change(ADDED, self._rv, info, obj, None))
         else:
             rv = self.parse_rv(resource_version)
             if rv < self._compacted:
@@ -258,7 +247,7 @@ class Store:
         if meta.get("name"):
             causes += strategies.on_create(info.key, obj)
         if info.custom:
-            causes += custom.prepare(info, obj, None, opts)
+            causes += custom_resources.prepare(info.schema, obj, None, opts)
         if causes:
             raise invalid(info.kind, info.group, meta.get("name") or meta.get("generateName", ""), causes)
         name = meta["name"]
@@ -409,9 +398,12 @@ class Store:
         return "Orphan" if info.orphan_by_default else "Background"
 
     def _grace(self, info: ResourceInfo, obj: Obj, options: dict[str, Any]) -> int:
+        grace = options.get("gracePeriodSeconds")
+        if grace is not None and (isinstance(grace, bool) or not isinstance(grace, int)):
+            # An int64 in DeleteOptions: kube-apiserver cannot decode 0.5, which int() would make 0 (a force delete).
+            raise bad_request(f"DeleteOptions.gracePeriodSeconds must be an integer (int64), got {grace!r}")
         if info.key != "pods":
             return 0
-        grace = options.get("gracePeriodSeconds")
         if grace is None:
             grace = (obj.get("spec") or {}).get("terminationGracePeriodSeconds", 30)
         grace = int(grace)
@@ -507,7 +499,7 @@ class Store:
                 report_unknown(prune_builtin(info.key, new), opts)
             causes: builtins.list[dict[str, Any]] = strategies.on_status_update(info.key, new, old)
             if info.custom:
-                causes += custom.prepare(info, new, old, opts)
+                causes += custom_resources.prepare(info.schema, new, old, opts)
         elif subresource is not None:
             raise not_found(info.plural, info.group, name)
         else:
@@ -538,7 +530,7 @@ class Store:
                                         "object is being deleted", "metadata.finalizers"))
             causes += strategies.on_update(info.key, new, old)
             if info.custom:
-                causes += custom.prepare(info, new, old, opts)
+                causes += custom_resources.prepare(info.schema, new, old, opts)
             if info.tracks_generation and self._spec_changed(info, new, old):
                 meta["generation"] = int(omd.get("generation") or 0) + 1
         if causes:
@@ -593,7 +585,7 @@ class Store:
                     del self._dependents[owner]
         for owner in new_owners - old_owners:
             self._dependents.setdefault(owner, set()).add(loc)
-        ev = Event(etype, rv, info, new, old)
+        ev = Change(etype, rv, info, new, old)
         log = self._log
         log.append(ev)
         horizon = ev.at - self.history_seconds
@@ -610,7 +602,7 @@ class Store:
                 logger.exception("store listener %r failed on %r", fn, ev)
         return new
 
-    def _sync_crd(self, ev: Event) -> None:
+    def _sync_crd(self, ev: Change) -> None:
         crd = ev.object
         name = crd["metadata"]["name"]
         self.registry.remove_crd(name)

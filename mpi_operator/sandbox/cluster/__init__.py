@@ -1,8 +1,10 @@
-"""The simulated cluster next to the in-memory API server: scheduler+kubelet and Job controller, each optional.
+"""The cluster around the in-memory API server: what kube-controller-manager, kube-scheduler and a kubelet do.
 
-`Cluster(store)` attaches the parts to a `Store` through its public API only (writes like any client, changes
-seen through `store.listen`); it is a sandbox `Component` (async start/stop) and stopping it cancels every timer.
-`Sandbox(simulate=True)` builds one through `simulation.build_simulators`; by hand:
+Clients of the storage like any other (writes through its public methods, changes seen through `store.listen`):
+the garbage collector (`gc.py`, always on: deletion propagation is API semantics) and the simulated cluster,
+`Cluster` below, made of a scheduler+kubelet for one node (`kubelet.py`, pods run by `annotations.py`) and a Job
+controller (`jobcontroller.py`), each optional. `Cluster` is a sandbox `Component` (async start/stop); stopping
+it cancels every timer. `Sandbox(simulate=True)` runs one; by hand:
 
     async with Sandbox() as sb, Cluster(sb.store, kubelet=KubeletOptions(start_delay=0)) as cluster:
         cluster.evict("default", "pod-1")
@@ -14,9 +16,9 @@ from dataclasses import asdict, dataclass
 from types import TracebackType
 from typing import Any
 
-from mpi_operator.sandbox.jobcontroller import JobController
-from mpi_operator.sandbox.kubelet import NODE_NAME, Kubelet
-from mpi_operator.sandbox.store import Store
+from mpi_operator.sandbox.apiserver.storage import Storage
+from mpi_operator.sandbox.cluster.jobcontroller import JobController
+from mpi_operator.sandbox.cluster.kubelet import NODE_NAME, Kubelet
 
 
 @dataclass
@@ -51,7 +53,7 @@ class SimulationOptions:
 
 
 class Cluster:
-    def __init__(self, store: Store, *, kubelet: KubeletOptions | bool = True,
+    def __init__(self, store: Storage, *, kubelet: KubeletOptions | bool = True,
                  job_controller: JobControllerOptions | bool = True) -> None:
         self.store = store
         self.kubelet: Kubelet | None = None

@@ -14,8 +14,8 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from mpi_operator.sandbox.apiserver.faults import Faults
 from mpi_operator.sandbox.errors import ApiError, bad_request
-from mpi_operator.sandbox.faults import Faults
 
 DebugHandler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 

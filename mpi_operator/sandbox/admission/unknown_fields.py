@@ -11,14 +11,12 @@ from __future__ import annotations
 
 import functools
 import re
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from kubernetes_asyncio.client import models
 
+from mpi_operator.sandbox.admission.write_options import WriteOptions
 from mpi_operator.sandbox.errors import bad_request
-
-if TYPE_CHECKING:
-    from mpi_operator.sandbox.store import WriteOptions
 
 # Storage key -> generated model of the kind (CRDs are left out: JSONSchemaProps has `$ref`-style keys).
 MODELS = {

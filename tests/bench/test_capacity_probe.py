@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mpi_operator.sandbox.capacity import measure
+from mpi_operator.bench.capacity_probe import measure
 
 
 async def test_capacity_probe_delivers_every_write_to_every_watcher() -> None:

@@ -1,5 +1,8 @@
 """`mpi-operator sandbox`: run the in-memory API server until interrupted, writing a kubeconfig for it.
 
+Wiring, like the operator's command line (it shares `cliflags.py`): the sandbox itself imports nothing of the
+operator. Its dependencies are the `sandbox` extra; `cli.py` says so when they are missing.
+
 Invariant: a bad flag or a failed start (port in use, kubeconfig not writable) is one line on stderr and a
 non-zero exit; SIGINT/SIGTERM stop it cleanly with exit 0.
 """
@@ -15,8 +18,8 @@ import sys
 from collections.abc import Sequence
 
 from mpi_operator.cliflags import OneLineParser, log_level, port, seconds
+from mpi_operator.sandbox.apiserver.faults import Faults
 from mpi_operator.sandbox.cluster import KubeletOptions, SimulationOptions
-from mpi_operator.sandbox.faults import Faults
 from mpi_operator.sandbox.sandbox import Sandbox, StartError
 
 PROG = "mpi-operator sandbox"

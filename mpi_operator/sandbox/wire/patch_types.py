@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from mpi_operator.sandbox.errors import ApiError, bad_request
-from mpi_operator.sandbox.patch import PatchError, json_merge_patch, json_patch, strategic_merge_patch
+from mpi_operator.sandbox.wire.patch import PatchError, json_merge_patch, json_patch, strategic_merge_patch
 
 CONTENT_TYPES = {
     "application/json-patch+json": "json",
