@@ -97,3 +97,12 @@ async def test_a_foreign_child_the_cache_cannot_see_is_reported_on_create() -> N
     assert world.recorder.recorded[0].message == (
         'Resource "pi-worker-0" of Kind "Pod" already exists and is not managed by MPIJob')
     assert ("create", "jobs", "pi-launcher") not in world.writes()
+
+
+async def test_a_secret_the_cache_has_not_seen_yet_requeues_before_the_workers() -> None:
+    world = World(mpijob())
+    await converged(world)
+    world.informer("Secret").assume_deleted(f"{NAMESPACE}/pi-ssh")  # ours on the server, its event not in yet
+    result = await world.sync()
+    assert result == Result(requeue=True, reason="secrets pi-ssh exists already")
+    assert world.writes() == [("create", "secrets", "pi-ssh")] and world.events() == []

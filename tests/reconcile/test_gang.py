@@ -51,3 +51,15 @@ async def test_a_podgroup_we_do_not_control_is_reported() -> None:
     assert failed.value.step == "syncing the PodGroup"
     assert world.events() == [("Warning", "ErrResourceExists")]
     assert [w for w in world.writes() if w[1] == "podgroups"] == []
+
+
+async def test_a_podgroup_the_cache_has_not_seen_yet_requeues_before_the_workers() -> None:
+    world = World(mpijob(), options=VOLCANO)
+    world.tracker.add("podgroups", {"apiVersion": "scheduling.volcano.sh/v1beta1", "kind": "PodGroup", "metadata": {
+        "name": "pi", "namespace": NAMESPACE, "ownerReferences": [
+            {"apiVersion": "kubeflow.org/v2beta1", "kind": "MPIJob", "name": "pi", "uid": "uid-pi",
+             "controller": True}]}, "spec": {"minMember": 3}})  # ours, made by the last sync; no event yet
+    result = await world.sync()
+    assert result.requeue and result.reason == "podgroups pi exists already"
+    assert world.writes()[-1] == ("create", "podgroups", "pi")
+    assert not [w for w in world.writes() if w[1] in ("pods", "jobs")] and world.events() == []

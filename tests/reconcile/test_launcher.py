@@ -167,3 +167,14 @@ async def test_a_launcher_job_the_cache_has_not_seen_yet_requeues_quietly() -> N
     result = await world.sync()
     assert result.requeue and result.reason == "jobs pi-launcher exists already"
     assert world.writes() == [("create", "jobs", "pi-launcher")] and world.events() == []
+
+
+async def test_a_foreign_launcher_job_the_cache_cannot_see_is_reported_on_create() -> None:
+    world = World(mpijob())
+    world.tracker.add("jobs", {"apiVersion": "batch/v1", "kind": "Job",
+                               "metadata": {"name": "pi-launcher", "namespace": NAMESPACE}})
+    with pytest.raises(StepFailed) as failed:
+        await world.sync()
+    assert failed.value.step == "creating the launcher Job" and isinstance(failed.value.cause, ResourceConflict)
+    assert world.events() == [("Warning", "ErrResourceExists")]
+    assert ("patch", "mpijobs/status", "pi") not in world.writes()

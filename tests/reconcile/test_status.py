@@ -70,6 +70,18 @@ async def test_a_complete_launcher_succeeds_the_job_and_finishes_it_in_the_same_
     assert LAUNCHER_FINALIZER not in (world.server("jobs", "pi-launcher") or {})["metadata"].get("finalizers", [])
 
 
+async def test_clean_pod_policy_none_leaves_the_workers_of_a_finished_job() -> None:
+    world = World(mpijob(runPolicy={"cleanPodPolicy": "None"}))
+    await running(world)
+    finish_launcher(world, succeeded=1)
+    await world.sync()
+    assert world.writes() == [("patch", "mpijobs/status", "pi"), ("patch", "jobs", "pi-launcher"),
+                              ("patch", "mpijobs/status", "pi")]  # no pod is deleted
+    assert world.server("pods", "pi-worker-0") is not None and world.server("pods", "pi-worker-1") is not None
+    await world.sync()
+    assert world.writes() == []
+
+
 async def test_a_finished_job_takes_the_finished_path_only_and_then_writes_nothing() -> None:
     world = World(mpijob())
     await running(world)

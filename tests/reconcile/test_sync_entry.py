@@ -8,7 +8,7 @@ import copy
 import pytest
 
 from mpi_operator.controller.finalizer import LAUNCHER_FINALIZER
-from mpi_operator.controller.sync.outcome import DONE, ResourceConflict, StepFailed
+from mpi_operator.controller.sync.outcome import DONE, ResourceConflict, StepFailed, step
 from tests.reconcile.fake import NOW, World, converged, mpijob
 
 
@@ -67,3 +67,10 @@ async def test_a_launcher_of_an_earlier_mpijob_of_that_name_is_released_then_rep
     assert world.events() == [("Warning", "ErrResourceExists")]
     assert world.recorder.recorded[0].message == (
         'Resource "pi-launcher" of Kind "Job" already exists and is not managed by MPIJob')
+
+
+def test_a_failure_is_named_by_its_innermost_step() -> None:
+    with pytest.raises(StepFailed) as failed, step("syncing the worker pods"), step("creating pod pi-worker-0"):
+        raise RuntimeError("refused")
+    assert failed.value.step == "creating pod pi-worker-0"
+    assert str(failed.value) == "creating pod pi-worker-0: refused"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from mpi_operator.controller.sync.outcome import StepFailed
-from tests.reconcile.fake import World, converged, mpijob, run_pod
+from tests.reconcile.fake import NAMESPACE, World, converged, mpijob, run_pod
 
 
 async def test_scale_down_deletes_the_highest_index_once() -> None:
@@ -77,3 +77,25 @@ async def test_a_worker_the_cache_has_not_seen_yet_requeues_before_the_launcher(
     result = await world.sync()
     assert result.requeue and result.reason == "pods pi-worker-1 exists already"
     assert world.writes() == [("create", "pods", "pi-worker-1")]
+
+
+async def test_a_job_without_workers_gets_only_its_launcher() -> None:
+    job = mpijob()
+    del job["spec"]["mpiReplicaSpecs"]["Worker"]
+    world = World(job)
+    await world.sync()
+    assert world.writes() == [("create", "services", "pi"), ("create", "configmaps", "pi-config"),
+                              ("create", "secrets", "pi-ssh"), ("create", "jobs", "pi-launcher"),
+                              ("patch", "mpijobs/status", "pi")]
+
+
+async def test_a_worker_already_gone_from_the_server_is_deleted_without_error() -> None:
+    world = World(mpijob())
+    await converged(world)
+    world.edit("mpijobs", "pi", {"spec": {"mpiReplicaSpecs": {"Worker": {"replicas": 1}}}})
+    del world.tracker.objects[("pods", NAMESPACE, "pi-worker-1")]  # gone; the cache has not heard yet
+    await world.sync()
+    assert [w for w in world.writes() if w[0] == "delete"] == [("delete", "pods", "pi-worker-1")]
+    assert world.cached("Pod", "pi-worker-1") is None
+    await world.sync()
+    assert world.writes() == []

@@ -58,9 +58,8 @@ async def ensure_secret(ctx: SyncContext, job: MPIJob) -> Result | None:
 
 
 async def ensure_podgroup(ctx: SyncContext, job: MPIJob) -> Result | None:
-    if ctx.kinds.podgroups is None:
-        return None
+    podgroups = ctx.kinds.podgroups
     desired = podgroup.desired_podgroup(job, ctx.options, ctx.caches.priority_values())
-    if desired is None:
+    if podgroups is None or desired is None:  # gang scheduling is off
         return None
-    return await ctx.kinds.podgroups.ensure(job, desired, podgroup.podgroup_spec_patch)
+    return await podgroups.ensure(job, desired, podgroup.podgroup_spec_patch)
