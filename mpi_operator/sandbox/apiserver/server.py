@@ -26,7 +26,7 @@ from multidict import CIMultiDict
 from mpi_operator.sandbox.admission.write_options import WriteOptions
 from mpi_operator.sandbox.apiserver import debug, openapi
 from mpi_operator.sandbox.apiserver.accounting import RequestLog, client_id
-from mpi_operator.sandbox.apiserver.changes import BOOKMARK, ERROR
+from mpi_operator.sandbox.apiserver.changes import BOOKMARK, ERROR, Change
 from mpi_operator.sandbox.apiserver.faults import Faults
 from mpi_operator.sandbox.apiserver.resources import (
     AGGREGATED_CONTENT_TYPE,
@@ -35,7 +35,7 @@ from mpi_operator.sandbox.apiserver.resources import (
     wants_aggregated_discovery,
 )
 from mpi_operator.sandbox.apiserver.storage import Obj, Storage
-from mpi_operator.sandbox.apiserver.watch import WatchOverflow
+from mpi_operator.sandbox.apiserver.watch import Watcher, WatchOverflow
 from mpi_operator.sandbox.errors import ApiError, bad_request, expired, invalid, success_status
 from mpi_operator.sandbox.timefmt import now_rfc3339
 from mpi_operator.sandbox.wire import protobuf, query
@@ -469,112 +469,26 @@ class ApiServer:
                 "items": items}
 
     async def _watch(self, request: web.Request, r: Route, mode: str) -> web.StreamResponse:
-        q = request.query
-        info = r.info
-        rv = q.get("resourceVersion") or None
-        match = q.get("resourceVersionMatch", "")
-        initial_events = bool(query.boolean(q, "sendInitialEvents"))
-        bookmarks = bool(query.boolean(q, "allowWatchBookmarks"))
-        include_object = _include_object(q)
-        # As kube-apiserver: unset or 0 picks the default lifetime; a negative value ends the watch at once.
-        timeout_seconds = query.int64(q, "timeoutSeconds") or 0
-        timeout = float(timeout_seconds) if timeout_seconds else random.uniform(1800, 3600)
-        if q.get("sendInitialEvents") is not None:
-            if match != "NotOlderThan":
-                raise invalid("ListOptions", "meta.k8s.io", "", [{
-                    "reason": "FieldValueForbidden", "field": "resourceVersionMatch", "message":
-                    "Forbidden: sendInitialEvents requires setting resourceVersionMatch to NotOlderThan"}])
-        elif match:
-            raise invalid("ListOptions", "meta.k8s.io", "", [{
-                "reason": "FieldValueForbidden", "field": "resourceVersionMatch",
-                "message": "Forbidden: resourceVersionMatch is forbidden for watch unless sendInitialEvents is "
-                           "provided"}])
-        matcher = self._matcher(request, info)
-        error: ApiError | None = None
-        watcher = None
-        if self.faults.expires(rv):
-            error = expired(f"too old resource version: {rv} (forced by fault injection)")
-        else:
-            try:
-                # Watch-list with a resourceVersion still starts with the current state (a consistent "now" >= RV).
-                start_rv = None if initial_events else rv
-                watcher = self.store.watch(info, r.namespace, start_rv, matcher)
-            except ApiError as e:
-                if e.code != 410:
-                    raise
-                error = e
-        initial_count = len(watcher.queue) if (watcher is not None and initial_events) else -1
-        initial_rv = self.store.resource_version
+        options = _watch_options(request.query)
+        watcher, error = self._open_watcher(r, options, self._matcher(request, r.info))
+        stream = _WatchStream(self, r.info, mode, options, self.store.resource_version,
+                              len(watcher.queue) if (watcher is not None and options.initial_events) else -1)
         resp = web.StreamResponse(status=200, headers={"Content-Type": JSON, "Cache-Control": "no-cache, private"})
         resp.enable_chunked_encoding()
         await resp.prepare(request)
-        if error is not None:
+        if watcher is None:
+            assert error is not None
             await resp.write(orjson.dumps({"type": ERROR, "object": error.status()}) + b"\n")
             await resp.write_eof()
             return resp
-        assert watcher is not None
         task = asyncio.current_task()
         if task is not None:
             self._watch_tasks.add(task)
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        cut_midline = False
-        if self.faults.watch_cut_seconds > 0:
-            cut_midline = self.faults.watch_cut_midline and loop.time() + self.faults.watch_cut_seconds < deadline
-            deadline = min(deadline, loop.time() + self.faults.watch_cut_seconds)
-        next_bookmark = loop.time() + self.bookmark_interval
-        first_table = True
-        sent = 0
         try:
-            if initial_count == 0 and bookmarks:
-                await resp.write(self._bookmark(info, initial_rv, True))
-                initial_count = -1
-            while True:
-                now = loop.time()
-                if now >= deadline:
-                    break
-                # Wake at least every few seconds to notice a client that went away while nothing happened.
-                wait = min(deadline, next_bookmark if bookmarks else deadline, now + self.disconnect_check) - now
-                ev = await watcher.next(max(wait, 0.0))
-                if ev is None:
-                    if request.transport is None or request.transport.is_closing():
-                        return resp
-                    if bookmarks and loop.time() >= next_bookmark and not watcher.queue:
-                        await resp.write(self._bookmark(info, self.store.resource_version, False))
-                        next_bookmark = loop.time() + self.bookmark_interval
-                    continue
-                # Send everything already queued in one chunk: far fewer syscalls under load.
-                chunk: list[bytes] = []
-                for item in [ev, *watcher.drain(255)]:
-                    sent += 1
-                    out = watcher.transform(item)
-                    if out is not None:
-                        etype, obj = out
-                        if mode == "table":
-                            table = self._table(info, [obj], first_table, obj["metadata"].get("resourceVersion", ""),
-                                                include_object)
-                            first_table = False
-                            chunk.append(orjson.dumps({"type": etype, "object": table}) + b"\n")
-                        elif etype == item.type and obj is item.object:
-                            chunk.append(item.line())
-                        else:
-                            chunk.append(orjson.dumps({"type": etype, "object": obj}) + b"\n")
-                    if sent == initial_count and bookmarks:
-                        chunk.append(self._bookmark(info, initial_rv, True))
-                        initial_count = -1
-                if chunk:
-                    await resp.write(b"".join(chunk))
-            if cut_midline:
-                # Fault injection: the connection drops inside an event line and the chunked body never ends.
-                line = watcher.queue[0].line() if watcher.queue else self._bookmark(info, initial_rv, False)
-                await resp.write(line[:len(line) // 2])
-                if request.transport is not None:
-                    request.transport.close()
-                return resp
-            if bookmarks and not watcher.queue:
-                await resp.write(self._bookmark(info, self.store.resource_version, False))
+            if not await self._stream(request, resp, watcher, stream):
+                return resp  # the client went away, or the connection was cut on purpose
         except WatchOverflow:
-            log.info("closing watch on %s: consumer too slow", info.key)
+            log.info("closing watch on %s: consumer too slow", r.info.key)
         except ConnectionResetError:
             return resp  # the client went away; nothing left to send
         finally:
@@ -584,6 +498,58 @@ class ApiServer:
         with contextlib.suppress(ConnectionResetError):
             await resp.write_eof()
         return resp
+
+    def _open_watcher(self, r: Route, options: _WatchOptions, matcher: _Matcher | None
+                      ) -> tuple[Watcher | None, ApiError | None]:
+        """The watcher, or the 410 the stream must carry as its one ERROR event (other errors raise)."""
+        if self.faults.expires(options.rv):
+            return None, expired(f"too old resource version: {options.rv} (forced by fault injection)")
+        try:
+            # Watch-list with a resourceVersion still starts with the current state (a consistent "now" >= RV).
+            start_rv = None if options.initial_events else options.rv
+            return self.store.watch(r.info, r.namespace, start_rv, matcher), None
+        except ApiError as e:
+            if e.code != 410:
+                raise
+            return None, e
+
+    async def _stream(self, request: web.Request, resp: web.StreamResponse, watcher: Watcher,
+                      stream: _WatchStream) -> bool:
+        """Send changes until the watch's lifetime ends (True: end the body cleanly) or the client leaves."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + stream.options.timeout
+        cut_midline = False
+        if self.faults.watch_cut_seconds > 0:
+            cut_midline = self.faults.watch_cut_midline and loop.time() + self.faults.watch_cut_seconds < deadline
+            deadline = min(deadline, loop.time() + self.faults.watch_cut_seconds)
+        bookmarks = stream.options.bookmarks
+        next_bookmark = loop.time() + self.bookmark_interval
+        if stream.initial_count == 0 and bookmarks:
+            await resp.write(stream.initial_end())
+        while (now := loop.time()) < deadline:
+            # Wake at least every few seconds to notice a client that went away while nothing happened.
+            wait = min(deadline, next_bookmark if bookmarks else deadline, now + self.disconnect_check) - now
+            ev = await watcher.next(max(wait, 0.0))
+            if ev is not None:
+                # Send everything already queued in one chunk: far fewer syscalls under load.
+                if chunk := stream.encode([ev, *watcher.drain(255)], watcher):
+                    await resp.write(chunk)
+                continue
+            if request.transport is None or request.transport.is_closing():
+                return False
+            if bookmarks and loop.time() >= next_bookmark and not watcher.queue:
+                await resp.write(self._bookmark(stream.info, self.store.resource_version, False))
+                next_bookmark = loop.time() + self.bookmark_interval
+        if cut_midline:
+            # Fault injection: the connection drops inside an event line and the chunked body never ends.
+            line = watcher.queue[0].line() if watcher.queue else self._bookmark(stream.info, stream.initial_rv, False)
+            await resp.write(line[:len(line) // 2])
+            if request.transport is not None:
+                request.transport.close()
+            return False
+        if bookmarks and not watcher.queue:
+            await resp.write(self._bookmark(stream.info, self.store.resource_version, False))
+        return True
 
     def _bookmark(self, info: ResourceInfo, rv: str, initial_end: bool) -> bytes:
         meta: dict[str, Any] = {"resourceVersion": rv}
@@ -702,6 +668,79 @@ def warning_headers(warnings: list[str]) -> list[str]:
             total += len(text)
         texts = kept
     return ['299 - "' + t.replace("\\", "\\\\").replace('"', '\\"') + '"' for t in texts]
+
+
+@dataclass(frozen=True)
+class _WatchOptions:
+    rv: str | None
+    initial_events: bool
+    bookmarks: bool
+    include_object: str
+    timeout: float  # seconds
+
+
+def _watch_options(q: query.Query) -> _WatchOptions:
+    """A watch's query, checked as kube-apiserver checks it: each value parsed, then how they combine."""
+    initial_events = bool(query.boolean(q, "sendInitialEvents"))
+    bookmarks = bool(query.boolean(q, "allowWatchBookmarks"))
+    include_object = _include_object(q)
+    # As kube-apiserver: unset or 0 picks the default lifetime; a negative value ends the watch at once.
+    timeout_seconds = query.int64(q, "timeoutSeconds") or 0
+    match = q.get("resourceVersionMatch", "")
+    if q.get("sendInitialEvents") is not None:
+        if match != "NotOlderThan":
+            raise invalid("ListOptions", "meta.k8s.io", "", [{
+                "reason": "FieldValueForbidden", "field": "resourceVersionMatch", "message":
+                "Forbidden: sendInitialEvents requires setting resourceVersionMatch to NotOlderThan"}])
+    elif match:
+        raise invalid("ListOptions", "meta.k8s.io", "", [{
+            "reason": "FieldValueForbidden", "field": "resourceVersionMatch",
+            "message": "Forbidden: resourceVersionMatch is forbidden for watch unless sendInitialEvents is "
+                       "provided"}])
+    return _WatchOptions(rv=q.get("resourceVersion") or None, initial_events=initial_events, bookmarks=bookmarks,
+                         include_object=include_object,
+                         timeout=float(timeout_seconds) if timeout_seconds else random.uniform(1800, 3600))
+
+
+class _WatchStream:
+    """How one watch response encodes its events: as JSON lines or Table rows (the column definitions once),
+    with the initial-events-end bookmark after the `initial_count`-th event of a watch-list."""
+
+    def __init__(self, server: ApiServer, info: ResourceInfo, mode: str, options: _WatchOptions, initial_rv: str,
+                 initial_count: int) -> None:
+        self.server = server
+        self.info = info
+        self.mode = mode
+        self.options = options
+        self.initial_rv = initial_rv
+        self.initial_count = initial_count  # -1: no initial-events-end bookmark is owed
+        self.sent = 0
+        self.first_table = True
+
+    def initial_end(self) -> bytes:
+        self.initial_count = -1
+        return self.server._bookmark(self.info, self.initial_rv, True)
+
+    def encode(self, changes: list[Change], watcher: Watcher) -> bytes:
+        chunk: list[bytes] = []
+        for change in changes:
+            self.sent += 1
+            out = watcher.transform(change)
+            if out is not None:
+                chunk.append(self._line(change, *out))
+            if self.sent == self.initial_count and self.options.bookmarks:
+                chunk.append(self.initial_end())
+        return b"".join(chunk)
+
+    def _line(self, change: Change, etype: str, obj: Obj) -> bytes:
+        if self.mode == "table":
+            table = self.server._table(self.info, [obj], self.first_table, obj["metadata"].get("resourceVersion", ""),
+                                       self.options.include_object)
+            self.first_table = False
+            return orjson.dumps({"type": etype, "object": table}) + b"\n"
+        if etype == change.type and obj is change.object:
+            return change.line()  # unchanged by the selector: the stored line as it was encoded once
+        return orjson.dumps({"type": etype, "object": obj}) + b"\n"
 
 
 def _include_object(q: query.Query) -> str:
