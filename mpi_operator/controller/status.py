@@ -112,11 +112,44 @@ def compute_status(
     suspended, when the launcher is done or without a Worker spec); `now`: RFC3339 UTC.
     """
     status: JSON = copy.deepcopy(job.status.to_dict()) if job.status is not None else {}
-    update = StatusUpdate(status=status)
+    update = StatusUpdate(status=status, launcher_seen=launcher is not None)
     emit = update.transitions.append
     ns_name = f"{job.namespace}/{job.name}"
     suspended = spec.is_suspended(job)
+    _created_and_suspension(status, ns_name, suspended, now, emit)
+    running_launchers = 0 if launcher is None else _launcher_result(job, launcher, launcher_pods, status, now, emit)
+    running_workers = _worker_result(workers, status, now, emit)
 
+    if suspended:
+        conditions.set_condition(
+            status, JobConditionType.RUNNING, FALSE, REASON_SUSPENDED, f"MPIJob {ns_name} is suspended.", now
+        )
+    elif (
+        not conditions.is_finished(status)
+        and launcher is not None
+        and running_launchers >= 1
+        and running_workers == len(workers)
+    ):
+        was_running = conditions.is_condition_true(status, JobConditionType.RUNNING)
+        conditions.set_condition(
+            status, JobConditionType.RUNNING, TRUE, REASON_RUNNING, f"MPIJob {ns_name} is running.", now
+        )
+        if not was_running:  # docs/decisions.md Q18: on the transition only
+            emit(Transition("Normal", REASON_RUNNING, f"MPIJob {ns_name} is running"))
+
+    if conditions.is_finished(status) and conditions.get_condition(status, JobConditionType.RUNNING) is None:
+        when = status.get("completionTime") or now
+        never = conditions.new_condition(
+            JobConditionType.RUNNING, FALSE, REASON_RUNNING,
+            f"MPIJob {ns_name} is finished but Running condition was never set.", when,
+        )
+        status["conditions"] = [*status["conditions"], never]
+    return update
+
+
+def _created_and_suspension(status: JSON, ns_name: str, suspended: bool, now: str,
+                            emit: Callable[[Transition], None]) -> None:
+    """Created once; startTime once running is allowed; Suspended while suspended, False (Resumed) after."""
     # Upstream tests "no conditions at all"; ours may carry a validation condition first (docs/decisions.md Q2).
     if conditions.get_condition(status, JobConditionType.CREATED) is None:
         message = f"MPIJob {ns_name} is created."
@@ -136,26 +169,29 @@ def compute_status(
         emit(Transition("Normal", REASON_RESUMED, "MPIJob resumed"))
         status["startTime"] = now
 
-    replica_statuses: JSON = status.setdefault("replicaStatuses", {})
-    running_launchers = 0
-    if launcher is not None:
-        update.launcher_seen = True
-        pods = launcher_pods_of(launcher, launcher_pods)
-        running_launchers = sum(1 for pod in pods if pod_phase(pod) == "Running")
-        launcher_failed_count = int((launcher.get("status") or {}).get("failed") or 0)
-        if is_launcher_succeeded(launcher):
-            replica_statuses[ReplicaType.LAUNCHER.value] = _counts(succeeded=1, failed=launcher_failed_count)
-            _succeed(job, launcher, status, now, emit)
-        elif is_launcher_failed(launcher):
-            replica_statuses[ReplicaType.LAUNCHER.value] = _counts(failed=launcher_failed_count)
-            _fail(status, *launcher_failure(job, launcher, pods), now, emit)
-        else:
-            replica_statuses[ReplicaType.LAUNCHER.value] = _counts(
-                active=running_launchers, failed=launcher_failed_count
-            )
 
+def _launcher_result(job: MPIJob, launcher: JSON, launcher_pods: Sequence[JSON], status: JSON, now: str,
+                     emit: Callable[[Transition], None]) -> int:
+    """The Launcher replica status and the job's result from the launcher Job; returns its Running pods."""
+    replica_statuses: JSON = status.setdefault("replicaStatuses", {})
+    pods = launcher_pods_of(launcher, launcher_pods)
+    running = sum(1 for pod in pods if pod_phase(pod) == "Running")
+    failed = int((launcher.get("status") or {}).get("failed") or 0)
+    if is_launcher_succeeded(launcher):
+        replica_statuses[ReplicaType.LAUNCHER.value] = _counts(succeeded=1, failed=failed)
+        _succeed(job, launcher, status, now, emit)
+    elif is_launcher_failed(launcher):
+        replica_statuses[ReplicaType.LAUNCHER.value] = _counts(failed=failed)
+        _fail(status, *launcher_failure(job, launcher, pods), now, emit)
+    else:
+        replica_statuses[ReplicaType.LAUNCHER.value] = _counts(active=running, failed=failed)
+    return running
+
+
+def _worker_result(workers: Sequence[JSON], status: JSON, now: str, emit: Callable[[Transition], None]) -> int:
+    """The Worker replica status; an evicted worker fails the job. Returns the Running workers."""
     phases = [pod_phase(pod) for pod in workers]
-    replica_statuses[ReplicaType.WORKER.value] = _counts(
+    status.setdefault("replicaStatuses", {})[ReplicaType.WORKER.value] = _counts(
         active=phases.count("Running"), succeeded=phases.count("Succeeded"), failed=phases.count("Failed")
     )
     evicted = sum(
@@ -165,32 +201,7 @@ def compute_status(
     if evicted:
         # docs/decisions.md Q21: eviction is terminal, with completionTime and the failed counter.
         _fail(status, REASON_EVICTED, f"{evicted}/{len(workers)} workers are evicted", now, emit)
-
-    if suspended:
-        conditions.set_condition(
-            status, JobConditionType.RUNNING, FALSE, REASON_SUSPENDED, f"MPIJob {ns_name} is suspended.", now
-        )
-    elif (
-        not conditions.is_finished(status)
-        and launcher is not None
-        and running_launchers >= 1
-        and phases.count("Running") == len(workers)
-    ):
-        was_running = conditions.is_condition_true(status, JobConditionType.RUNNING)
-        conditions.set_condition(
-            status, JobConditionType.RUNNING, TRUE, REASON_RUNNING, f"MPIJob {ns_name} is running.", now
-        )
-        if not was_running:  # docs/decisions.md Q18: on the transition only
-            emit(Transition("Normal", REASON_RUNNING, f"MPIJob {ns_name} is running"))
-
-    if conditions.is_finished(status) and conditions.get_condition(status, JobConditionType.RUNNING) is None:
-        when = status.get("completionTime") or now
-        never = conditions.new_condition(
-            JobConditionType.RUNNING, FALSE, REASON_RUNNING,
-            f"MPIJob {ns_name} is finished but Running condition was never set.", when,
-        )
-        status["conditions"] = [*status["conditions"], never]
-    return update
+    return phases.count("Running")
 
 
 def _succeed(job: MPIJob, launcher: JSON, status: JSON, now: str, emit: Callable[[Transition], None]) -> None:
