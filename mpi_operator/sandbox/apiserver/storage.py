@@ -465,9 +465,33 @@ class Storage:
         ns = self._ns(info, namespace)
         old = self.get(info, ns, name)
         omd = old["metadata"]
-        meta = new.get("metadata")
-        if not isinstance(meta, dict):
-            meta = new["metadata"] = {}
+        if not isinstance(new.get("metadata"), dict):
+            new["metadata"] = {}
+        self._check_update(info, ns, name, new, old, is_put=is_put)
+        if subresource == "status":
+            if not info.has_status:
+                raise not_found(info.plural, info.group, name)
+            new, causes = self._status_update(info, new, old, opts)
+        elif subresource is not None:
+            raise not_found(info.plural, info.group, name)
+        else:
+            causes = self._object_update(info, ns, new, old, opts)
+        if causes:
+            raise invalid(info.kind, info.group, name, causes)
+        new["metadata"]["resourceVersion"] = omd["resourceVersion"]
+        if new == old:
+            return old
+        if opts.dry_run:
+            return new
+        nm = new["metadata"]
+        if nm.get("deletionTimestamp") and not nm.get("finalizers") and not nm.get("deletionGracePeriodSeconds") \
+                and info.key != "namespaces":
+            return self._commit(info, ns, name, old, new, deleting=True)
+        return self._commit(info, ns, name, old, new)
+
+    def _check_update(self, info: ResourceInfo, ns: str, name: str, new: Obj, old: Obj, *, is_put: bool) -> None:
+        """The URL's name and namespace, the body's type, the uid and resourceVersion preconditions."""
+        meta, omd = new["metadata"], old["metadata"]
         if meta.get("name") not in (None, name):
             raise bad_request(f'the name of the object ({meta.get("name")}) does not match the name on the URL '
                               f"({name})")
@@ -485,66 +509,59 @@ class Storage:
             raise invalid(info.kind, info.group, name, [cause(
                 "FieldValueInvalid", "Invalid value: 0x0: must be specified for an update",
                 "metadata.resourceVersion")])
-        if subresource == "status":
-            if not info.has_status:
-                raise not_found(info.plural, info.group, name)
-            # Only .status is taken from the request; everything else is the stored object.
-            status = new.get("status")
-            new = deep_copy(old)
-            if status is None:
-                new.pop("status", None)
-            else:
-                new["status"] = status
-            if opts.prune_builtin and not info.custom:
-                report_unknown(prune_builtin(info.key, new), opts)
-            causes: builtins.list[dict[str, Any]] = strategies.on_status_update(info.key, new, old)
-            if info.custom:
-                causes += custom_resources.prepare(info.schema, new, old, opts)
-        elif subresource is not None:
-            raise not_found(info.plural, info.group, name)
+
+    @staticmethod
+    def _status_update(info: ResourceInfo, new: Obj, old: Obj, opts: WriteOptions
+                       ) -> tuple[Obj, builtins.list[dict[str, Any]]]:
+        """Only .status is taken from the request; everything else is the stored object."""
+        status = new.get("status")
+        new = deep_copy(old)
+        if status is None:
+            new.pop("status", None)
         else:
-            meta["name"] = name
-            if info.namespaced:
-                meta["namespace"] = ns
+            new["status"] = status
+        if opts.prune_builtin and not info.custom:
+            report_unknown(prune_builtin(info.key, new), opts)
+        causes: builtins.list[dict[str, Any]] = strategies.on_status_update(info.key, new, old)
+        if info.custom:
+            causes += custom_resources.prepare(info.schema, new, old, opts)
+        return new, causes
+
+    def _object_update(self, info: ResourceInfo, ns: str, new: Obj, old: Obj, opts: WriteOptions
+                       ) -> builtins.list[dict[str, Any]]:
+        """The main resource: server-owned metadata and the status kept from the stored object, then validated."""
+        meta, omd = new["metadata"], old["metadata"]
+        meta["name"] = omd["name"]
+        if info.namespaced:
+            meta["namespace"] = ns
+        else:
+            meta.pop("namespace", None)
+        for k in _SERVER_META:
+            if k in omd:
+                meta[k] = omd[k]
             else:
-                meta.pop("namespace", None)
-            for k in _SERVER_META:
-                if k in omd:
-                    meta[k] = omd[k]
-                else:
-                    meta.pop(k, None)
-            meta.pop("managedFields", None)
-            meta["resourceVersion"] = omd["resourceVersion"]
-            if info.has_status:
-                if "status" in old:
-                    new["status"] = deep_copy(old["status"])
-                else:
-                    new.pop("status", None)
-            if opts.prune_builtin and not info.custom:
-                report_unknown(prune_builtin(info.key, new), opts)
-            causes = validate_metadata(info.key, new)
-            if omd.get("deletionTimestamp"):
-                added = set(meta.get("finalizers") or []) - set(omd.get("finalizers") or [])
-                if added:
-                    causes.append(cause("FieldValueForbidden", "Forbidden: no new finalizers can be added if the "
-                                        "object is being deleted", "metadata.finalizers"))
-            causes += strategies.on_update(info.key, new, old)
-            if info.custom:
-                causes += custom_resources.prepare(info.schema, new, old, opts)
-            if info.tracks_generation and self._spec_changed(info, new, old):
-                meta["generation"] = int(omd.get("generation") or 0) + 1
-        if causes:
-            raise invalid(info.kind, info.group, name, causes)
-        new["metadata"]["resourceVersion"] = omd["resourceVersion"]
-        if new == old:
-            return old
-        if opts.dry_run:
-            return new
-        nm = new["metadata"]
-        if nm.get("deletionTimestamp") and not nm.get("finalizers") and not nm.get("deletionGracePeriodSeconds") \
-                and info.key != "namespaces":
-            return self._commit(info, ns, name, old, new, deleting=True)
-        return self._commit(info, ns, name, old, new)
+                meta.pop(k, None)
+        meta.pop("managedFields", None)
+        meta["resourceVersion"] = omd["resourceVersion"]
+        if info.has_status:
+            if "status" in old:
+                new["status"] = deep_copy(old["status"])
+            else:
+                new.pop("status", None)
+        if opts.prune_builtin and not info.custom:
+            report_unknown(prune_builtin(info.key, new), opts)
+        causes = validate_metadata(info.key, new)
+        if omd.get("deletionTimestamp"):
+            added = set(meta.get("finalizers") or []) - set(omd.get("finalizers") or [])
+            if added:
+                causes.append(cause("FieldValueForbidden", "Forbidden: no new finalizers can be added if the "
+                                    "object is being deleted", "metadata.finalizers"))
+        causes += strategies.on_update(info.key, new, old)
+        if info.custom:
+            causes += custom_resources.prepare(info.schema, new, old, opts)
+        if info.tracks_generation and self._spec_changed(info, new, old):
+            meta["generation"] = int(omd.get("generation") or 0) + 1
+        return causes
 
     @staticmethod
     def _spec_changed(info: ResourceInfo, new: Obj, old: Obj) -> bool:
