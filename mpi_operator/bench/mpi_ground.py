@@ -9,20 +9,18 @@ Job controller nor the scheduler sets the pace of a burst; the sandbox has no RB
 
 from __future__ import annotations
 
-import asyncio
 import os
 import subprocess
 import sys
 import time
 from pathlib import Path
-from types import TracebackType
 
 from mpi_operator.bench import procfs
-from mpi_operator.bench.real_cluster import BENCH_USER_AGENT, COMPONENT_QPS, create_namespace
+from mpi_operator.bench.real_cluster import COMPONENT_QPS, create_namespace
+from mpi_operator.bench.started import StartedGround
 from mpi_operator.controlplane.binaries import locate
 from mpi_operator.controlplane.cluster import ControlPlane, StartError
 from mpi_operator.controlplane.install import install_operator_rbac, start_node_agent
-from mpi_operator.kube.client import Client, load_configuration
 
 REAL = "real"
 SANDBOX = "sandbox"
@@ -58,24 +56,17 @@ def _wait_line(log: Path, prefix: str, proc: subprocess.Popen[bytes], within: fl
         time.sleep(0.05)
 
 
-class MpiGround:
+class MpiGround(StartedGround):
     """`async with MpiGround(name, directory) as ground:` the API server and the process-runtime node agent."""
 
     def __init__(self, name: str, directory: Path) -> None:
+        super().__init__()
         self.name = name
         self.directory = directory
         self.logs = directory / "logs"
-        self.controlplane: ControlPlane | None = None
         self.processes: list[tuple[str, subprocess.Popen[bytes]]] = []  # the sandbox (if any), the node agent
         self.admin_kubeconfig = directory / "admin.kubeconfig"
         self.operator_kubeconfig = self.admin_kubeconfig
-        self._client: Client | None = None
-        self.startup_seconds = 0.0
-
-    @property
-    def client(self) -> Client:
-        assert self._client is not None
-        return self._client
 
     def _start(self) -> None:
         started = time.monotonic()
@@ -112,27 +103,12 @@ class MpiGround:
         self.processes.append(("node-agent", agent))
         _wait_line(log, "node agent ready", agent, 60)
 
-    async def __aenter__(self) -> MpiGround:
-        try:
-            await asyncio.to_thread(self._start)
-            cfg = await load_configuration(str(self.admin_kubeconfig))
-            self._client = Client(cfg, qps=1e9, burst=10**9, user_agent=BENCH_USER_AGENT)
-        except BaseException:
-            await self._stop()
-            raise
-        return self
+    def _admin_kubeconfig(self) -> Path:
+        return self.admin_kubeconfig
 
-    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                        tb: TracebackType | None) -> None:
-        await self._stop()
-
-    async def _stop(self) -> None:
-        if self._client is not None:
-            await self._client.close()
+    def _stop_processes(self) -> None:
         for _name, proc in reversed(self.processes):  # the node agent first: it still needs the API server
-            await asyncio.to_thread(_stop, proc)
-        if self.controlplane is not None:
-            await asyncio.to_thread(self.controlplane.stop)
+            _stop(proc)
 
     @property
     def component_logs(self) -> Path:

@@ -13,17 +13,16 @@ import subprocess
 import time
 from collections import Counter
 from pathlib import Path
-from types import TracebackType
 
 from mpi_operator.bench import procfs
 from mpi_operator.bench.audit import AuditLog, apiserver_args
+from mpi_operator.bench.started import StartedGround
 from mpi_operator.controlplane.binaries import locate
 from mpi_operator.controlplane.cluster import ControlPlane
 from mpi_operator.controlplane.install import install_operator_rbac, manifests, start_node_agent
-from mpi_operator.kube.client import Client, load_configuration
+from mpi_operator.kube.client import Client
 from mpi_operator.kube.errors import NotFound
 
-BENCH_USER_AGENT = "bench-harness/1 (python)"  # admin requests (jobs, namespaces, progress watches): not audited
 # kube-apiserver's line (cache_watcher.go) when it drops a watcher that does not keep up.
 SLOW_WATCHER = re.compile(r'Forcing \S+ watcher close due to unresponsiveness: key: "(?P<key>[^"]*)", '
                           r'labels: "(?P<labels>[^"]*)", fields: "(?P<fields>[^"]*)"')
@@ -36,25 +35,18 @@ def driver_username() -> str:
     return f"system:serviceaccount:{account['metadata']['namespace']}:{account['metadata']['name']}"
 
 
-class RealCluster:
+class RealCluster(StartedGround):
     """`async with RealCluster(directory, nodes, run_seconds) as cluster:` everything up, then all stopped."""
 
     def __init__(self, directory: Path, nodes: int, run_seconds: float, concurrency: int) -> None:
+        super().__init__()
         self.directory = directory
         self.nodes = nodes
         self.run_seconds = run_seconds
         self.concurrency = concurrency
         self.audit = AuditLog(directory / "audit" / "audit.log", driver_username())
-        self.controlplane: ControlPlane | None = None
         self.agent: subprocess.Popen[bytes] | None = None
         self.operator_kubeconfig = directory / "operator.kubeconfig"
-        self._client: Client | None = None
-        self.startup_seconds = 0.0
-
-    @property
-    def client(self) -> Client:
-        assert self._client is not None
-        return self._client
 
     def _start(self) -> None:
         started = time.monotonic()
@@ -70,32 +62,17 @@ class RealCluster:
             "--run-seconds", str(self.run_seconds), "--kube-api-qps", "2000", "--log-level", "WARNING"))
         self.startup_seconds = time.monotonic() - started
 
-    async def __aenter__(self) -> RealCluster:
-        try:
-            await asyncio.to_thread(self._start)
-            assert self.controlplane is not None
-            cfg = await load_configuration(str(self.controlplane.admin_kubeconfig))
-            self._client = Client(cfg, qps=1e9, burst=10**9, user_agent=BENCH_USER_AGENT)
-        except BaseException:
-            await self._stop()
-            raise
-        return self
+    def _admin_kubeconfig(self) -> Path:
+        assert self.controlplane is not None
+        return self.controlplane.admin_kubeconfig
 
-    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                        tb: TracebackType | None) -> None:
-        await self._stop()
-
-    async def _stop(self) -> None:
-        if self._client is not None:
-            await self._client.close()
+    def _stop_processes(self) -> None:
         if self.agent is not None and self.agent.poll() is None:
             self.agent.terminate()
             try:
-                await asyncio.to_thread(self.agent.wait, 15)
+                self.agent.wait(15)
             except subprocess.TimeoutExpired:
                 self.agent.kill()
-        if self.controlplane is not None:
-            await asyncio.to_thread(self.controlplane.stop)
 
     def check_alive(self) -> None:
         """Raise when a component of the cluster died (a run would otherwise only time out)."""
