@@ -13,15 +13,14 @@ import asyncio
 import hashlib
 import json
 import os
-import shutil
 import subprocess
-import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from mpi_operator.nodeagent.process import accounts
 from mpi_operator.nodeagent.process.images import ImageConfig, ImageMap
+from mpi_operator.nodeagent.process.staging import build_once
 from mpi_operator.nodeagent.runtime import ImageError
 
 LAYOUT_VERSION = "1"   # bump when the way a layer is laid out changes
@@ -122,19 +121,7 @@ class LayerStore:
         key = self._key(config)
         final = self.cache_dir / f"{config.key.replace('/', '_').replace(':', '_')}-{key[:16]}"
         image_id = f"{config.repository}@sha256:{key}"
-        if final.is_dir():
-            return Image(config=config, layer=final, image_id=image_id)
-        self.cache_dir.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=".build-", dir=self.cache_dir))
-        try:
-            self._lay_out(config, staging)
-            try:
-                staging.rename(final)
-            except OSError:
-                if not final.is_dir():   # another runtime finished first: use its layer
-                    raise
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
+        build_once(final, lambda staging: self._lay_out(config, staging), prefix=".build-")
         return Image(config=config, layer=final, image_id=image_id)
 
     def _lay_out(self, config: ImageConfig, root: Path) -> None:

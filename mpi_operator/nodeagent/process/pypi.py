@@ -10,13 +10,13 @@ pins are another directory. Installing is a no-op, with no network, when every p
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from mpi_operator.nodeagent.process.staging import build_once
 
 
 def pypi_cache_dir() -> Path:
@@ -59,26 +59,15 @@ def parse_install(value: Any) -> PyPIInstall | None:
 def install(spec: PyPIInstall, cache_dir: Path | None = None, python: str = sys.executable) -> Path:
     """The node's prefix for `spec`, installed first when missing (pip into a staging directory, then
     one rename, so an interrupted install leaves nothing that looks complete)."""
-    target = spec.node_dir(cache_dir)
-    if target.is_dir():
-        return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".install-", dir=target.parent))
-    try:
+    def pip_install(staging: Path) -> None:
         subprocess.run(
             [python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-warn-script-location",
              "--no-deps", "--ignore-installed", "--prefix", str(staging), *spec.packages],
             check=True,
         )
         staging.chmod(0o755)   # mkdtemp's 0700 would hide the build from non-root containers
-        try:
-            staging.rename(target)
-        except OSError:
-            if not target.is_dir():   # another installer finished first: keep its prefix
-                raise
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return target
+
+    return build_once(spec.node_dir(cache_dir), pip_install, prefix=".install-")
 
 
 def main() -> int:
