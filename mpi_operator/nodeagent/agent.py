@@ -87,6 +87,7 @@ class PodWorker:
         self.inits: dict[str, ContainerRecord] = {}
         self.runs: dict[str, _Run] = {}
         self.restart_at: dict[str, float] = {}
+        self.start_errors: dict[str, str] = {}  # container -> why its last start failed (logged once, not per retry)
         self.backoff: dict[str, float] = {}
         self.view = PodView(host_ip=agent.options.node_ip)
         self.first_started: float | None = None
@@ -323,8 +324,12 @@ class PodWorker:
         except (ImageError, StartError, podspec.SpecError) as e:
             rec.wait(e.reason, str(e))
             self.restart_at[rec.name] = time.monotonic() + max(self.agent.options.restart_backoff, 1.0)
-            log.info("node agent: container %s of pod %s not started: %s", rec.name, self.key, e)
+            repeated = self.start_errors.get(rec.name) == str(e)
+            self.start_errors[rec.name] = str(e)
+            log.log(logging.DEBUG if repeated else logging.INFO, "node agent: container %s of pod %s not started%s: %s",
+                    rec.name, self.key, " (again)" if repeated else "", e)
             return
+        self.start_errors.pop(rec.name, None)
         if rec.state == "terminated" or rec.last_terminated is not None:
             if rec.state == "terminated":
                 rec.last_terminated = rec.terminated_state()
