@@ -24,7 +24,14 @@ from mpi_operator.kube.informer import Informer
 from mpi_operator.kube.meta import JSON, is_newer
 from mpi_operator.kube.resource import CONFIGMAPS, LEASES, PODS, SECRETS, SERVICES, ResourceType
 from mpi_operator.nodeagent import hosts, podspec
-from mpi_operator.nodeagent.podstatus import TERMINAL_PHASES, ContainerRecord, PodView, now_rfc3339, pod_status
+from mpi_operator.nodeagent.podstatus import (
+    TERMINAL_PHASES,
+    ContainerRecord,
+    PodView,
+    now_rfc3339,
+    pod_status,
+    rfc3339_seconds,
+)
 from mpi_operator.nodeagent.runtime import Container, HostEntry, ImageError, Runtime, Sandbox, StartError
 from mpi_operator.nodeagent.simulated import EVICT_AFTER, UNSCHEDULABLE, seconds
 
@@ -90,7 +97,8 @@ class PodWorker:
         self.start_errors: dict[str, str] = {}  # container -> why its last start failed (logged once, not per retry)
         self.backoff: dict[str, float] = {}
         self.view = PodView(host_ip=agent.options.node_ip)
-        self.first_started: float | None = None
+        self.first_started: float | None = None  # eviction counts from here (time.monotonic())
+        self.admitted: float | None = None       # activeDeadlineSeconds counts from here: status.startTime
         self.latest: JSON | None = None           # the newest pod object seen (informer or write answer)
         self.written_volumes: dict[str, Any] = {}
         self.written_hosts: tuple[HostEntry, ...] | None = None
@@ -181,13 +189,12 @@ class PodWorker:
         now = time.monotonic()
         deadlines = list(self.restart_at.values())
         if self.first_started is not None:
-            annotations = pod["metadata"].get("annotations") or {}
-            evict = seconds(annotations.get(EVICT_AFTER), math.inf)
+            evict = seconds((pod["metadata"].get("annotations") or {}).get(EVICT_AFTER), math.inf)
             if not math.isinf(evict):
                 deadlines.append(self.first_started + evict)
-            active = (pod.get("spec") or {}).get("activeDeadlineSeconds")
-            if active is not None:
-                deadlines.append(self.first_started + float(active))
+        active = (pod.get("spec") or {}).get("activeDeadlineSeconds")
+        if self.admitted is not None and active is not None:
+            deadlines.append(self.admitted + float(active))
         if not deadlines:
             return None
         return max(min(deadlines) - now, 0.0)
@@ -211,7 +218,11 @@ class PodWorker:
             return False
         self.view.sandbox_ready = True
         self.view.pod_ip = self.sandbox.ip
-        self.view.start_time = (pod.get("status") or {}).get("startTime") or now_rfc3339()
+        started = (pod.get("status") or {}).get("startTime")
+        self.view.start_time = started or now_rfc3339()
+        # As the kubelet: the active deadline runs from the pod's startTime (its admission), not from its first
+        # container (an agent restarted meanwhile reads the time back, whole seconds only).
+        self.admitted = time.monotonic() - (max(time.time() - rfc3339_seconds(started), 0.0) if started else 0.0)
         for vol in vols:
             await self.agent.runtime.write_volume(self.sandbox, vol)
             self.written_volumes[vol.name] = vol
@@ -374,18 +385,19 @@ class PodWorker:
     async def _check_timers(self, pod: JSON) -> None:
         """Node-pressure eviction (annotation; a hard eviction, grace 0) and spec.activeDeadlineSeconds (the pod's
         grace period): kill and fail the pod."""
-        if self.first_started is None or self.view.phase_override is not None:
+        if self.view.phase_override is not None:
             return
-        elapsed = time.monotonic() - self.first_started
+        now = time.monotonic()
         annotations, spec = pod["metadata"].get("annotations") or {}, pod.get("spec") or {}
         active = spec.get("activeDeadlineSeconds")
-        if elapsed >= seconds(annotations.get(EVICT_AFTER), math.inf):
+        running_for = -math.inf if self.first_started is None else now - self.first_started
+        if running_for >= seconds(annotations.get(EVICT_AFTER), math.inf):
             grace = 0.0
             message = "The node was low on resource: memory. "
             self.view.reason, self.view.message = "Evicted", message
             self.view.extra_conditions = [{"type": "DisruptionTarget", "status": "True",
                                            "reason": "TerminationByKubelet", "message": message.strip()}]
-        elif active is not None and elapsed >= float(active):
+        elif active is not None and self.admitted is not None and now - self.admitted >= float(active):
             pod_grace = spec.get("terminationGracePeriodSeconds")
             grace = DEFAULT_GRACE_SECONDS if pod_grace is None else float(pod_grace)
             self.view.reason = "DeadlineExceeded"

@@ -21,6 +21,11 @@ def now_rfc3339() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def rfc3339_seconds(text: str) -> float:
+    """Seconds since the epoch of an RFC 3339 time as the API writes it (`2026-01-02T03:04:05Z`)."""
+    return datetime.strptime(text[:19], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=UTC).timestamp()
+
+
 def image_id(image: str) -> str:
     return f"{image.split(':', 1)[0]}@sha256:{hashlib.sha256(image.encode()).hexdigest()}"
 

@@ -187,6 +187,12 @@ CASES: dict[str, tuple[dict[str, str], dict[str, Any], Callable[[Obj], bool], Ob
         {TERMINATION_SECONDS: "2.5"}, {"command": "/usr/sbin/sshd", "spec": {"activeDeadlineSeconds": 1}}, terminal,
         {**BOUND, "phase": "Failed", "reason": "DeadlineExceeded", "ready": "False",
          "containers": [container("terminated", 143, "Error")]}),
+    # The deadline runs from the pod's startTime (admission), not from its container's start: a container that
+    # takes 2 s to start and would end 0.5 s later never gets to end (counted from its start, it would succeed).
+    "active-deadline-counts-from-admission-not-from-the-start": (
+        {START_SECONDS: "2", RUN_SECONDS: "0.5"}, {"spec": {"activeDeadlineSeconds": 1}}, terminal,
+        {**BOUND, "phase": "Failed", "reason": "DeadlineExceeded", "ready": "False",
+         "containers": [container("terminated", 143, "Error")]}),
     "active-deadline-past-the-grace-is-killed": (
         {TERMINATION_SECONDS: "2.5"},
         {"command": "/usr/sbin/sshd", "spec": {"activeDeadlineSeconds": 1, "terminationGracePeriodSeconds": 1}},
