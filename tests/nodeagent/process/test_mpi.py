@@ -120,14 +120,13 @@ async def test_pi_runs_on_exactly_the_workers(runtime: ProcessRuntime, case: str
     assert code == 0, log
 
 
-OPEN_MPI_5_LOST_DAEMON = ("Open MPI 5.0.11 (PRRTE) prints 'PRTE has lost communication with a remote daemon' "
-                          "and still exits 0 (docs/images.md, known issues)")
+OPEN_MPI_5_LOST_DAEMON = ("Open MPI 5.0.11 (PRRTE) printed 'PRTE has lost communication with a remote daemon' "
+                          "and still exited 0 (docs/images.md, known issues)")
 
 
 @pytest.mark.parametrize(("image", "daemon"), [
     ("mpioperator/mpi-pi:openmpi-bookworm", "orted"),
-    pytest.param("mpioperator/mpi-pi:openmpi", "prted",
-                 marks=pytest.mark.xfail(reason=OPEN_MPI_5_LOST_DAEMON, strict=True)),
+    ("mpioperator/mpi-pi:openmpi", "prted"),
 ], ids=["openmpi-4.1", "openmpi-5.0.11"])
 async def test_stopping_a_worker_mid_run_ends_its_whole_process_tree(runtime: ProcessRuntime, image: str,
                                                                      daemon: str) -> None:
@@ -147,4 +146,7 @@ async def test_stopping_a_worker_mid_run_ends_its_whole_process_tree(runtime: Pr
     await workers[0].stop(grace=5)
     assert processes_in({workers[0].pid_namespace}) == []   # sshd, its session, the daemon and the rank
     code = await asyncio.wait_for(running.launcher.wait(), 60)
-    assert code != 0, running.launcher.logs().decode()   # mpirun notices the lost daemon and fails
+    log = running.launcher.logs().decode()
+    if code == 0 and daemon == "prted" and "lost communication with a remote daemon" in log:
+        pytest.xfail(OPEN_MPI_5_LOST_DAEMON)  # most runs on an idle machine; a loaded one often fails as it should
+    assert code != 0, log   # mpirun notices the lost daemon and fails
