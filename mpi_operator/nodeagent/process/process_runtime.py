@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import secrets
 import shutil
 import uuid
@@ -18,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mpi_operator.nodeagent.process import accounts, podfiles, volumes
+from mpi_operator.nodeagent.process import accounts, podfiles, stale, volumes
 from mpi_operator.nodeagent.process.availability import unavailable_reason
 from mpi_operator.nodeagent.process.container import LaunchPlan, ProcessContainer
 from mpi_operator.nodeagent.process.images import ImageMap
@@ -35,6 +36,8 @@ from mpi_operator.nodeagent.runtime import (
     StartError,
     Volume,
 )
+
+log = logging.getLogger(__name__)
 
 DEFAULT_STATE_ROOT = Path("/run/mpi-operator")
 # Docker's default capability set: what a root container keeps (enough for sshd's privilege separation;
@@ -99,6 +102,8 @@ class ProcessRuntime:
         self._sandboxes: dict[str, ProcessSandbox] = {}
         self._boot_ids: dict[str, str] = {}   # node -> the boot id its containers see
         self._closed = False
+        self._claim = asyncio.Lock()
+        self._claimed = False
 
     @staticmethod
     def unavailable_reason() -> str | None:
@@ -113,7 +118,7 @@ class ProcessRuntime:
         if pod.uid in self._sandboxes and not self._sandboxes[pod.uid].removed:
             return self._sandboxes[pod.uid]
         directory = self.state_dir / "pods" / pod.uid
-        self.state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        await self._claim_state()
         (self.state_dir / "pods").mkdir(mode=0o700, exist_ok=True)
         directory.mkdir(mode=0o700)
         try:
@@ -128,6 +133,20 @@ class ProcessRuntime:
             raise
         self._sandboxes[pod.uid] = sandbox
         return sandbox
+
+    async def _claim_state(self) -> None:
+        """Before the first pod: this runtime's state directory, with its owner, and what runtimes of agents that
+        died without closing theirs left on the node (stale.py) removed."""
+        async with self._claim:
+            if self._claimed:
+                return
+            stale.claim(self.state_dir)
+            self.state_dir.chmod(0o700)
+            removed = await stale.sweep(self.state_dir.parent, self.state_dir)
+            if removed:
+                log.warning("node agent: removed the network namespaces and state of %d runtime(s) whose agent "
+                            "died without stopping them: %s", len(removed), ", ".join(removed))
+            self._claimed = True
 
     async def write_volume(self, sandbox: Sandbox, volume: Volume) -> None:
         box = self._own(sandbox)
