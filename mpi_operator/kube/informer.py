@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mpi_operator.kube.errors import ApiError, Gone, KubeError, ServerError, api_error
-from mpi_operator.kube.meta import is_newer, object_key, resource_version
+from mpi_operator.kube.meta import deletion_completed, is_newer, object_key, resource_version
 from mpi_operator.kube.ratelimit import Backoff
 from mpi_operator.kube.resource import Resource
 from mpi_operator.kube.store import IndexFunc, Obj, Store, StoreReader, Transform
@@ -113,7 +113,11 @@ class Informer:
         """Cache the answer of our own write now, unless the cache already holds a newer version; handlers are
         not called (the watch event for the write follows and calls them). Returns the object as cached."""
         prepared = self._store.prepare(obj)
-        if is_newer(prepared, self._store.get(object_key(prepared))):
+        if deletion_completed(obj):  # the raw answer: a slimmed cache entry may lack the grace period
+            # E.g. our finalizer was the last one of an object being deleted. Caching the answer could bring back
+            # an object whose DELETED event was already applied, a phantom nothing would ever remove.
+            self._store.remove(object_key(prepared))
+        elif is_newer(prepared, self._store.get(object_key(prepared))):
             self._store.put(prepared)
         return prepared
 

@@ -89,3 +89,11 @@ def finalizer_removal_patch(obj: Mapping[str, Any], finalizer: str) -> JSON:
 def is_deleting(obj: Mapping[str, Any] | None) -> bool:
     """The object has a deletionTimestamp (it is going; finalizers or a grace period hold it)."""
     return bool(metadata(obj or {}).get("deletionTimestamp"))
+
+
+def deletion_completed(obj: Mapping[str, Any]) -> bool:
+    """The object as a write answered it shows that write deleted it: marked for deletion, no finalizer left and
+    no grace period running (a terminating pod keeps one until its kubelet is done). The server has removed it."""
+    meta = metadata(obj)
+    return bool(meta.get("deletionTimestamp")) and not meta.get("finalizers") and \
+        not meta.get("deletionGracePeriodSeconds")

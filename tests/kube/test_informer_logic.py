@@ -87,3 +87,26 @@ def test_readiness_reason_until_synced_and_after_errors() -> None:
     assert informer.not_ready_reason() is None
     informer.last_error = "Forbidden: pods is forbidden"
     assert "Forbidden" in (informer.not_ready_reason() or "")
+
+
+def test_assume_of_an_answer_that_completed_a_deletion_drops_the_object() -> None:
+    """Removing the last finalizer of an object being deleted deletes it: if its DELETED event was applied before
+    the write's answer came back, caching that answer would leave a phantom no event would ever remove."""
+    informer, calls = informer_with_log()
+    informer.replace([obj("kept", "1")], "1")
+    calls.clear()
+    gone = {"metadata": {**obj("job", "5")["metadata"], "deletionTimestamp": "2026-12-07T00:00:00Z"}}
+    informer.assume(gone)
+    assert informer.store.get("d/job") is None
+    informer.replace([obj("kept", "1"), obj("job", "4")], "4")
+    informer.assume({"metadata": {**gone["metadata"], "finalizers": []}})
+    assert informer.store.get("d/job") is None  # the cached older version goes too
+    terminating = {"metadata": {**obj("pod", "6")["metadata"], "deletionTimestamp": "2026-12-07T00:00:00Z",
+                                "deletionGracePeriodSeconds": 30}}
+    informer.assume(terminating)
+    assert informer.store.get("d/pod") is not None  # a pod its kubelet still stops is there
+    held = {"metadata": {**obj("held", "7")["metadata"], "deletionTimestamp": "2026-12-07T00:00:00Z",
+                         "finalizers": ["example.com/keep"]}}
+    informer.assume(held)
+    assert informer.store.get("d/held") is not None
+    assert calls == [("add", "d/job")]  # assume never calls handlers; only the relist did

@@ -167,6 +167,9 @@ class FakeResource(Resource):
             raise _status(409, "Conflict", "the object has been modified")
         patched = self.tracker.stamp(apply_merge_patch(current, patch))
         self.tracker.objects[self._key(namespace, name)] = patched
+        pm = patched["metadata"]
+        if pm.get("deletionTimestamp") and not pm.get("finalizers") and not pm.get("deletionGracePeriodSeconds"):
+            del self.tracker.objects[self._key(namespace, name)]  # the last finalizer gone: deleted, as the server does
         return copy.deepcopy(patched)
 
     async def delete(self, name: str, namespace: str | None = None, *, propagation_policy: str | None = None,
@@ -176,7 +179,8 @@ class FakeResource(Resource):
         current = self._existing(namespace, name)
         if self.type.plural == "pods":
             # A graceful delete: the pod stays, terminating, until its kubelet is done.
-            terminating = self.tracker.stamp(apply_merge_patch(current, {"metadata": {"deletionTimestamp": NOW}}))
+            terminating = self.tracker.stamp(apply_merge_patch(current, {"metadata": {
+                "deletionTimestamp": NOW, "deletionGracePeriodSeconds": 30}}))
             self.tracker.objects[self._key(namespace, name)] = terminating
             return copy.deepcopy(terminating)
         del self.tracker.objects[self._key(namespace, name)]

@@ -69,6 +69,30 @@ async def test_a_launcher_of_an_earlier_mpijob_of_that_name_is_released_then_rep
         'Resource "pi-launcher" of Kind "Job" already exists and is not managed by MPIJob')
 
 
+async def test_an_earlier_launcher_being_deleted_is_gone_from_the_cache_once_released() -> None:
+    """The old MPIJob was deleted and the garbage collector is deleting its launcher Job, held by our finalizer; a
+    new MPIJob of that name releases it, which deletes it. The release's answer must not stay cached: its DELETED
+    event may have come first, and a cached phantom would block the new job for good (seen once in CI)."""
+    world = World(mpijob())
+    await converged(world)
+    replaced = copy.deepcopy(world.server("mpijobs", "pi"))
+    assert replaced is not None
+    world.remove("mpijobs", "pi")
+    world.edit("jobs", "pi-launcher", {"metadata": {"deletionTimestamp": NOW}})
+    replaced["metadata"]["uid"] = "uid-new"
+    del replaced["status"]
+    world.load(replaced)
+    with pytest.raises(StepFailed):
+        await world.sync()
+    assert world.server("jobs", "pi-launcher") is None and world.cached("Job", "pi-launcher") is None
+    for plural, name in (("services", "pi"), ("configmaps", "pi-config"), ("secrets", "pi-ssh"),
+                         ("pods", "pi-worker-0"), ("pods", "pi-worker-1")):
+        world.remove(plural, name)  # the garbage collector's part: the old job's other children go
+    await world.sync()
+    launcher = world.server("jobs", "pi-launcher")
+    assert launcher is not None and launcher["metadata"]["ownerReferences"][0]["uid"] == "uid-new"
+
+
 def test_a_failure_is_named_by_its_innermost_step() -> None:
     with pytest.raises(StepFailed) as failed, step("syncing the worker pods"), step("creating pod pi-worker-0"):
         raise RuntimeError("refused")
