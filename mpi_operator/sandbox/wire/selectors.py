@@ -300,16 +300,18 @@ def label_selector_from_dict(selector: Mapping[str, Any] | None) -> LabelSelecto
 FieldGetter = Callable[[Mapping[str, Any]], Any]
 
 
-def _path(*keys: str) -> FieldGetter:
-    def get(obj: Mapping[str, Any]) -> Any:
-        node: Any = obj
-        for key in keys:
-            if not isinstance(node, Mapping):
-                return None
-            node = node.get(key)
-        return node
+def value_at(obj: Mapping[str, Any], *keys: str) -> Any:
+    """The value under `keys` in nested mappings; None where the path ends early."""
+    node: Any = obj
+    for key in keys:
+        if not isinstance(node, Mapping):
+            return None
+        node = node.get(key)
+    return node
 
-    return get
+
+def _path(*keys: str) -> FieldGetter:
+    return lambda obj: value_at(obj, *keys)
 
 
 def _first_pod_ip(obj: Mapping[str, Any]) -> Any:

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from mpi_operator.sandbox.wire.jsonpath import JSONPathError, compile_path
-from mpi_operator.sandbox.wire.selectors import SelectorError, label_selector_from_dict
+from mpi_operator.sandbox.wire.selectors import SelectorError, label_selector_from_dict, value_at
 
 Row = dict[str, Any]
 Cell = Any
@@ -161,21 +161,12 @@ def _custom_cell(evaluate: Callable[[Any], list[Any]], kind: str) -> CellFn:
 # ---------------------------------------------------------------------------------------------------------------
 
 
-def _get(obj: Mapping[str, Any], *keys: str) -> Any:
-    node: Any = obj
-    for key in keys:
-        if not isinstance(node, Mapping):
-            return None
-        node = node.get(key)
-    return node
-
-
 def _name(obj: Mapping[str, Any], now: datetime) -> Cell:
-    return _get(obj, "metadata", "name")
+    return value_at(obj, "metadata", "name")
 
 
 def _age(obj: Mapping[str, Any], now: datetime) -> Cell:
-    return age(_get(obj, "metadata", "creationTimestamp"), now)
+    return age(value_at(obj, "metadata", "creationTimestamp"), now)
 
 
 def _pod_counts(obj: Mapping[str, Any], now: datetime) -> tuple[str, int, str, int]:
@@ -210,7 +201,7 @@ def _pod_counts(obj: Mapping[str, Any], now: datetime) -> tuple[str, int, str, i
         running = False
         for container in reversed(status.get("containerStatuses") or []):
             restarts += int(container.get("restartCount") or 0)
-            finished = parse_timestamp(_get(container, "lastState", "terminated", "finishedAt"))
+            finished = parse_timestamp(value_at(container, "lastState", "terminated", "finishedAt"))
             if finished and (last_restart is None or finished > last_restart):
                 last_restart = finished
             state = container.get("state") or {}
@@ -230,7 +221,7 @@ def _pod_counts(obj: Mapping[str, Any], now: datetime) -> tuple[str, int, str, i
                             for c in status.get("conditions") or [])
             reason = "Running" if pod_ready else "NotReady"
 
-    if _get(obj, "metadata", "deletionTimestamp"):
+    if value_at(obj, "metadata", "deletionTimestamp"):
         reason = "Unknown" if status.get("reason") == "NodeLost" else "Terminating"
     restart_text = str(restarts)
     if restarts and last_restart is not None:
@@ -254,12 +245,12 @@ def _pod_row(obj: Mapping[str, Any], now: datetime) -> list[Cell]:
 
 
 def _job_status(obj: Mapping[str, Any]) -> str:
-    conditions = {c.get("type") for c in _get(obj, "status", "conditions") or [] if c.get("status") == "True"}
+    conditions = {c.get("type") for c in value_at(obj, "status", "conditions") or [] if c.get("status") == "True"}
     if "Complete" in conditions:
         return "Complete"
     if "Failed" in conditions:
         return "Failed"
-    if _get(obj, "metadata", "deletionTimestamp"):
+    if value_at(obj, "metadata", "deletionTimestamp"):
         return "Terminating"
     for condition in ("Suspended", "FailureTarget", "SuccessCriteriaMet"):
         if condition in conditions:
@@ -279,7 +270,7 @@ def _job_row(obj: Mapping[str, Any], now: datetime) -> list[Cell]:
         completions = f"{succeeded}/1 of {parallelism}" if parallelism > 1 else f"{succeeded}/1"
     start, end = parse_timestamp(status.get("startTime")), parse_timestamp(status.get("completionTime"))
     duration = human_duration(((end or now) - start).total_seconds()) if start else ""
-    containers = _get(spec, "template", "spec", "containers") or []
+    containers = value_at(spec, "template", "spec", "containers") or []
     return [
         _name(obj, now), _job_status(obj), completions, duration, _age(obj, now),
         ",".join(c.get("name", "") for c in containers), ",".join(c.get("image", "") for c in containers),
@@ -308,7 +299,7 @@ def _service_row(obj: Mapping[str, Any], now: datetime) -> list[Cell]:
         ports.append(text)
     external = ",".join(spec.get("externalIPs") or [])
     if kind == "LoadBalancer":
-        ingress = _get(obj, "status", "loadBalancer", "ingress") or []
+        ingress = value_at(obj, "status", "loadBalancer", "ingress") or []
         external = ",".join(i.get("ip") or i.get("hostname") or "" for i in ingress) or "<pending>"
     if kind == "ExternalName":
         external = spec.get("externalName") or ""
@@ -324,10 +315,10 @@ def _event_row(obj: Mapping[str, Any], now: datetime) -> list[Cell]:
     involved = obj.get("involvedObject") or {}
     series = obj.get("series") or {}
     last = obj.get("lastTimestamp") or series.get("lastObservedTime") or obj.get("eventTime") or \
-        _get(obj, "metadata", "creationTimestamp")
-    first = obj.get("firstTimestamp") or obj.get("eventTime") or _get(obj, "metadata", "creationTimestamp")
-    source = _get(obj, "source", "component") or obj.get("reportingComponent") or ""
-    host = _get(obj, "source", "host")
+        value_at(obj, "metadata", "creationTimestamp")
+    first = obj.get("firstTimestamp") or obj.get("eventTime") or value_at(obj, "metadata", "creationTimestamp")
+    source = value_at(obj, "source", "component") or obj.get("reportingComponent") or ""
+    host = value_at(obj, "source", "host")
     count = int(obj.get("count") or series.get("count") or 1)
     return [
         age(last, now), obj.get("type") or "", obj.get("reason") or "",
@@ -400,7 +391,7 @@ _BUILTIN: dict[str, tuple[list[dict[str, Any]], Callable[[Mapping[str, Any], dat
     "namespaces": (
         [_D("Name", "string", _NAME_DESCRIPTION, "name"), _D("Status", "string", "The status of the namespace"),
          _D("Age", "string", _AGE_DESCRIPTION)],
-        lambda obj, now: [_name(obj, now), _get(obj, "status", "phase") or "Active", _age(obj, now)],
+        lambda obj, now: [_name(obj, now), value_at(obj, "status", "phase") or "Active", _age(obj, now)],
     ),
     "events": (
         [
@@ -420,7 +411,7 @@ _BUILTIN: dict[str, tuple[list[dict[str, Any]], Callable[[Mapping[str, Any], dat
     "leases": (
         [_D("Name", "string", _NAME_DESCRIPTION, "name"),
          _D("Holder", "string", "The holder of the lease."), _D("Age", "string", _AGE_DESCRIPTION)],
-        lambda obj, now: [_name(obj, now), _get(obj, "spec", "holderIdentity") or "", _age(obj, now)],
+        lambda obj, now: [_name(obj, now), value_at(obj, "spec", "holderIdentity") or "", _age(obj, now)],
     ),
     "serviceaccounts": (
         [_D("Name", "string", _NAME_DESCRIPTION, "name"), _D("Secrets", "integer", "Secrets is a list of the "
@@ -438,7 +429,7 @@ _BUILTIN: dict[str, tuple[list[dict[str, Any]], Callable[[Mapping[str, Any], dat
     ),
     "customresourcedefinitions": (
         [_D("Name", "string", _NAME_DESCRIPTION, "name"), _D("Created At", "date", _AGE_DESCRIPTION)],
-        lambda obj, now: [_name(obj, now), _get(obj, "metadata", "creationTimestamp")],
+        lambda obj, now: [_name(obj, now), value_at(obj, "metadata", "creationTimestamp")],
     ),
 }
 _DEFAULT_BUILTIN: tuple[list[dict[str, Any]], Callable[[Mapping[str, Any], datetime], list[Cell]]] = (
